@@ -1,0 +1,125 @@
+"""Account state + one event -> new state, indicator hits and alerts.
+
+This is the whole detection step. The streaming worker calls it per event with the state it
+keeps in a changelog-backed table; the backtest calls it with states in a dict. Nothing here
+knows about Kafka, Faust or wall clocks beyond the ``now_ms`` it is given for ``detected_at``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from processors.model import IndicatorHit, PaymentEvent, Typology
+from processors.rules import RuleSet
+from processors.state import AccountState
+
+
+@dataclass(slots=True)
+class StepResult:
+    hits: list[IndicatorHit] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def alert_id(ev: PaymentEvent, typology: Typology, rule_version: str) -> str:
+    key = f"{ev.institution_id}|{ev.account_id}|{typology.value}|{rule_version}|{ev.event_id}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class Engine:
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._detectors = rules.detectors
+
+    def step(self, state: AccountState, ev: PaymentEvent, now_ms: int) -> StepResult:
+        result = StepResult()
+        if ev.event_id in state.seen:
+            # A redelivery. Its effect is already in the state; re-emit any alert it triggered
+            # (same id, so the case queue drops the copy) in case the first send was lost.
+            result.duplicate = True
+            for aid_trigger_until_record in state.alerts.values():
+                if aid_trigger_until_record[1] == ev.event_id:
+                    result.alerts.append(aid_trigger_until_record[3])
+            return result
+
+        state.remember(ev.event_id, ev.event_time)
+        if ev.event_time > state.watermark:
+            state.watermark = ev.event_time
+        for det in self._detectors:
+            if not det.accepts(ev):
+                continue
+            slot = state.slots.get(det.code)
+            if slot is None:
+                slot = state.slots[det.code] = []
+            hit = det.observe(slot, ev, state.watermark)
+            if hit is not None:
+                hit.weight = max(self.rules.weights[det.code].values(), default=0.0)
+                state.hits[det.code] = hit
+                result.hits.append(hit)
+        if result.hits:
+            self._score(state, ev, result, now_ms)
+        return result
+
+    def _score(self, state: AccountState, ev: PaymentEvent, result: StepResult, now_ms: int) -> None:
+        rules = self.rules
+        horizon = state.watermark - rules.score_window_ms
+        for code in [c for c, h in state.hits.items() if h.detected_event_time < horizon]:
+            del state.hits[code]
+        touched = {t for hit in result.hits for t in rules.weights[hit.code]}
+        for typology in sorted(touched, key=lambda t: t.value):
+            contributing = [
+                (hit, rules.weights[code][typology])
+                for code, hit in state.hits.items()
+                if code in rules.weights and typology in rules.weights[code]
+            ]
+            score = round(sum(w for _, w in contributing), 6)
+            spec = rules.typologies[typology]
+            if score < spec.threshold:
+                continue
+            previous = state.alerts.get(typology.value)
+            if previous is not None and ev.event_time < previous[2]:
+                continue  # the open case for this pattern covers it (cooldown)
+            record = self._alert(ev, typology, score, contributing, now_ms)
+            state.alerts[typology.value] = [
+                record["alert_id"],
+                ev.event_id,
+                ev.event_time + rules.cooldown_ms,
+                record,
+            ]
+            result.alerts.append(record)
+
+    def _alert(
+        self,
+        ev: PaymentEvent,
+        typology: Typology,
+        score: float,
+        contributing: list[tuple[IndicatorHit, float]],
+        now_ms: int,
+    ) -> dict:
+        spec = self.rules.typologies[typology]
+        indicators = []
+        evidence: dict[str, None] = {}
+        for hit, weight in sorted(contributing, key=lambda hw: hw[0].code):
+            rec = hit.to_record()
+            rec["weight"] = weight
+            indicators.append(rec)
+            evidence.update(dict.fromkeys(hit.event_ids))
+        hits = [hit for hit, _ in contributing]
+        return {
+            "alert_id": alert_id(ev, typology, self.rules.version),
+            "institution_id": ev.institution_id,
+            "account_id": ev.account_id,
+            "customer_id": ev.customer_id,
+            "typology": typology.value,
+            "score": score,
+            "severity": self.rules.severity(score).value,
+            "indicators": indicators,
+            "evidence_event_ids": list(evidence),
+            "first_event_time": min(h.first_event_time for h in hits),
+            "last_event_time": max(h.detected_event_time for h in hits),
+            "detected_at": now_ms,
+            "sar_key_term": spec.sar_key_term,
+            "sar_field": spec.sar_field,
+            "rule_set_version": self.rules.version,
+        }

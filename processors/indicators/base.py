@@ -1,0 +1,75 @@
+"""What every indicator shares: its identity, its parameters and its bounded slice of state.
+
+Each detector owns one list in the account state (its "slot") holding only the events it cares
+about, trimmed to its window and capped in length. Most events touch no slot at all, which
+keeps the per-event cost to a few attribute checks.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from processors.model import IndicatorHit, PaymentEvent, Typology
+
+HOUR_MS = 3_600_000
+MAX_SLOT_ENTRIES = 256
+
+
+class Detector:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    source: ClassVar[str]
+    typologies: ClassVar[tuple[Typology, ...]]
+    #: Parameter defaults; the rule set may override any of them (and nothing else).
+    defaults: ClassVar[dict] = {"window_hours": 168}
+
+    def __init__(self, **params) -> None:
+        self.params = {**self.defaults, **params}
+        self.window_ms = int(self.params["window_hours"] * HOUR_MS)
+        self.window_seconds = self.window_ms // 1000
+
+    def accepts(self, ev: PaymentEvent) -> bool:
+        raise NotImplementedError
+
+    def entry(self, ev: PaymentEvent) -> list:
+        """The compact record of ``ev`` kept in the slot; element 0 is always event time."""
+        return [ev.event_time, ev.event_id]
+
+    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
+        raise NotImplementedError
+
+    def observe(self, slot: list[list], ev: PaymentEvent, watermark: int) -> IndicatorHit | None:
+        slot.append(self.entry(ev))
+        if len(slot) > 1 and slot[-1][0] < slot[-2][0]:
+            slot.sort(key=lambda e: e[0])
+        horizon = watermark - self.window_ms
+        if slot[0][0] < horizon:
+            slot[:] = [e for e in slot if e[0] >= horizon]
+        if len(slot) > MAX_SLOT_ENTRIES:
+            del slot[: len(slot) - MAX_SLOT_ENTRIES]
+        if not slot:
+            return None
+        hit = self.evaluate(slot, ev)
+        if hit is not None:
+            wanted = set(hit.event_ids)
+            hit.first_event_time = min(e[0] for e in slot if e[1] in wanted)
+        return hit
+
+    def hit(
+        self, ev: PaymentEvent, measured: float, threshold: float, event_ids: list[str], text: str
+    ) -> IndicatorHit:
+        return IndicatorHit(
+            code=self.code,
+            source=self.source,
+            explanation=text,
+            window_seconds=self.window_seconds,
+            measured=float(measured),
+            threshold=float(threshold),
+            event_ids=event_ids,
+            detected_event_time=ev.event_time,
+        )
+
+
+def days(window_hours: float) -> str:
+    d = window_hours / 24
+    return f"{d:g} days" if d >= 1 else f"{window_hours:g} hours"

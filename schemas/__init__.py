@@ -1,0 +1,1 @@
+"""Avro contracts (payment_event, alert) and their codec."""

@@ -1,0 +1,1 @@
+"""Wiring: Kafka topics, the Faust worker, the case router, the local stack and the CLI."""

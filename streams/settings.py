@@ -1,0 +1,202 @@
+"""One place for every setting, read from the environment.
+
+Everything has a default that works for the local stack, so a fresh clone runs with no
+configuration. A bad value fails at start with an error that names the variable: a worker
+that silently falls back to a default port or partition count is worse than one that refuses
+to start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def _env(name: str, environ: dict[str, str]) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _int(name: str, default: int, environ: dict[str, str], lo: int, hi: int) -> int:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(name: str, default: float, environ: dict[str, str], lo: float, hi: float) -> float:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _str(name: str, default: str, environ: dict[str, str]) -> str:
+    raw = _env(name, environ)
+    return default if raw is None else raw
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], environ: dict[str, str]) -> str:
+    value = _str(name, default, environ)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _port(name: str, default: int, environ: dict[str, str]) -> int:
+    return _int(name, default, environ, 1, 65535)
+
+
+def _host_port(name: str, value: str) -> None:
+    for part in value.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} must be host:port[,host:port...], got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where Kafka and Redis are. Unset -> the project's own local stack on these ports.
+    kafka_bootstrap: str
+    kafka_external: bool
+    redis_url: str
+    redis_external: bool
+    kafka_port: int
+    kafka_controller_port: int
+    redis_port: int
+    # Local stack.
+    stack_dir: Path
+    kafka_version: str
+    kafka_heap: str
+    kafka_cache_dir: Path
+    # Topics.
+    topic_payments: str
+    topic_alerts: str
+    topic_dead_letter: str
+    partitions: int
+    replication: int
+    # Worker.
+    app_id: str
+    state_dir: Path
+    metrics_port: int
+    metrics_bind: str
+    web_port: int
+    rocksdb_block_cache_mb: int
+    batch_max: int
+    batch_within_ms: int
+    max_future_skew_s: int
+    case_dedup_ttl_s: int
+    # Avro framing and registry.
+    schema_registry_url: str | None
+    # Privacy: key for the keyed hashes of identifiers that producers of events compute.
+    hash_key: str
+    rules_file: Path | None
+    log_level: str
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def redis_queue_prefix(self) -> str:
+        return f"{self.app_id}:cases:"
+
+    def case_stream(self, institution_id: str) -> str:
+        return f"{self.redis_queue_prefix}{institution_id}"
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    kafka_port = _port("CB_KAFKA_PORT", 19092, env)
+    controller_port = _port("CB_KAFKA_CONTROLLER_PORT", 19093, env)
+    redis_port = _port("CB_REDIS_PORT", 16379, env)
+    if controller_port == kafka_port:
+        raise ConfigError("CB_KAFKA_CONTROLLER_PORT must differ from CB_KAFKA_PORT")
+
+    bootstrap = _env("CB_KAFKA_BOOTSTRAP", env)
+    if bootstrap is not None:
+        _host_port("CB_KAFKA_BOOTSTRAP", bootstrap)
+    redis_url = _env("CB_REDIS_URL", env)
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"CB_REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+    registry = _env("CB_SCHEMA_REGISTRY_URL", env)
+    if registry is not None and not registry.startswith(("http://", "https://")):
+        raise ConfigError(f"CB_SCHEMA_REGISTRY_URL must be an http(s) URL, got {registry!r}")
+
+    stack_dir = Path(_str("CB_STACK_DIR", str(PROJECT_ROOT / ".stack"), env)).resolve()
+    heap = _str("CB_KAFKA_HEAP", "512m", env)
+    if not (heap[:-1].isdigit() and heap[-1].lower() in "mg"):
+        raise ConfigError(f"CB_KAFKA_HEAP must look like 512m or 1g, got {heap!r}")
+    rules = _env("CB_RULES_FILE", env)
+    if rules is not None and not Path(rules).is_file():
+        raise ConfigError(f"CB_RULES_FILE points at {rules!r}, which is not a file")
+    app_id = _str("CB_APP_ID", "chainbreaker", env)
+    if not app_id.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"CB_APP_ID may hold letters, digits, '-' and '_' only, got {app_id!r}")
+    hash_key = _str("CB_HASH_KEY", "chainbreaker-local-dev-key", env)
+    if len(hash_key) < 16:
+        raise ConfigError("CB_HASH_KEY must be at least 16 characters")
+
+    return Settings(
+        kafka_bootstrap=bootstrap or f"127.0.0.1:{kafka_port}",
+        kafka_external=bootstrap is not None,
+        redis_url=redis_url or f"redis://127.0.0.1:{redis_port}/0",
+        redis_external=redis_url is not None,
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
+        redis_port=redis_port,
+        stack_dir=stack_dir,
+        kafka_version=_str("CB_KAFKA_VERSION", "4.1.1", env),
+        kafka_heap=heap,
+        kafka_cache_dir=Path(
+            _str("CB_KAFKA_CACHE_DIR", str(Path.home() / ".cache" / "chainbreaker"), env)
+        ).resolve(),
+        topic_payments=_str("CB_TOPIC_PAYMENTS", "payments", env),
+        topic_alerts=_str("CB_TOPIC_ALERTS", "alerts", env),
+        topic_dead_letter=_str("CB_TOPIC_DEAD_LETTER", "payments-dlq", env),
+        partitions=_int("CB_PARTITIONS", 4, env, 1, 1024),
+        replication=_int("CB_REPLICATION", 1, env, 1, 5),
+        app_id=app_id,
+        state_dir=Path(_str("CB_STATE_DIR", str(stack_dir / "worker-state"), env)).resolve(),
+        metrics_port=_port("CB_METRICS_PORT", 19464, env),
+        metrics_bind=_str("CB_METRICS_BIND", "127.0.0.1", env),
+        web_port=_port("CB_WEB_PORT", 16066, env),
+        rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
+        batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
+        batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
+        max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),
+        case_dedup_ttl_s=_int("CB_CASE_DEDUP_TTL_S", 30 * 86_400, env, 60, 10 * 365 * 86_400),
+        schema_registry_url=registry,
+        hash_key=hash_key,
+        rules_file=Path(rules) if rules else None,
+        log_level=_choice("CB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), env),
+    )
+
+
+def documented_variables() -> list[str]:
+    """Names of every CB_* variable, so a test can check the README documents them all."""
+    import re
+
+    source = Path(__file__).read_text()
+    return sorted(set(re.findall(r'"(CB_[A-Z0-9_]+)"', source)))
+
+
+__all__ = ["ConfigError", "Settings", "load", "documented_variables", "PROJECT_ROOT", "fields"]

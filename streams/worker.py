@@ -1,0 +1,185 @@
+"""The Faust worker: payments -> detectors -> alerts topic -> case queues.
+
+Topology (Kafka Streams style, wiring only; the logic is in processors/ and pipeline.py):
+
+    payments ──detect──> account-state table (changelog) ──> alerts ──route──> Redis Streams
+        └──────────────> payments-dlq (reason, original partition/offset in headers)
+
+Agents run with concurrency 1: they write a table, and faust-streaming can commit offsets
+past in-flight events with concurrency > 1 (issue #606).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+
+from processors import rules as rules_mod
+from streams import metrics
+from streams.pipeline import DeadLetter, PaymentPipeline
+from streams.router import CaseRouter, connect
+from streams.settings import Settings, load
+from streams.topics import ensure_topics
+
+log = logging.getLogger("chainbreaker.worker")
+
+TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
+
+
+def dead_letter_headers(reason: str, detail: str, message: Any) -> list[tuple[str, bytes]]:
+    return [
+        ("cb-dlq-reason", reason.encode()),
+        ("cb-dlq-detail", detail.encode()[:1000]),
+        ("cb-dlq-topic", str(message.topic).encode()),
+        ("cb-dlq-partition", str(message.partition).encode()),
+        ("cb-dlq-offset", str(message.offset).encode()),
+        ("cb-dlq-at", str(int(time.time() * 1000)).encode()),
+    ]
+
+
+def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="rocksdb://",
+        datadir=str(settings.state_dir / settings.app_id),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.001,
+        broker_commit_interval=1.0,
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        rocksdb_options={
+            "block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
+            "block_cache_compressed_size": 8 * 1024 * 1024,
+            "write_buffer_size": 16 * 1024 * 1024,
+        },
+    )
+    payments = app.topic(settings.topic_payments, partitions=settings.partitions)
+    alerts_topic = app.topic(settings.topic_alerts, partitions=settings.partitions)
+    dead_letters = app.topic(settings.topic_dead_letter, partitions=settings.partitions)
+    table = app.Table(
+        "account-state",
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,  # bytes -> Faust's "raw" codec: the state has its own compact format
+        value_type=bytes,
+    )
+    pipeline = PaymentPipeline(settings, rules)
+
+    async def to_dead_letter(message: Any, reason: str, detail: str) -> None:
+        metrics.DEAD_LETTERS.labels(reason).inc()
+        await dead_letters.send(
+            key=message.key,
+            value=message.value,
+            headers=dead_letter_headers(reason, detail, message),
+        )
+
+    @app.agent(payments, concurrency=1)
+    async def detect(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            started = time.perf_counter()
+            now_ms = int(time.time() * 1000)
+            parsed = pipeline.parse(message.key, message.value, now_ms)
+            if isinstance(parsed, DeadLetter):
+                await to_dead_letter(message, parsed.reason, parsed.detail)
+                continue
+            key = parsed.account_id.encode()
+            outcome = pipeline.apply(parsed, table.get(key), now_ms)
+            if isinstance(outcome, DeadLetter):
+                await to_dead_letter(message, outcome.reason, outcome.detail)
+                continue
+            if outcome.state is not None:
+                table[key] = outcome.state
+            trigger = str(int(message.timestamp * 1000)).encode()
+            for record, encoded in outcome.alerts:
+                await alerts_topic.send(
+                    key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
+                )
+                metrics.ALERTS.labels(record["typology"], record["severity"]).inc()
+            for hit in outcome.hits:
+                metrics.HITS.labels(hit.code).inc()
+            if outcome.duplicate:
+                metrics.DUPLICATES.inc()
+            else:
+                metrics.EVENTS.inc()
+            metrics.PROCESSING.observe(time.perf_counter() - started)
+
+    @app.agent(alerts_topic, concurrency=1)
+    async def route(stream: faust.StreamT) -> None:
+        router = CaseRouter(connect(settings), settings)
+        async for event in stream.events():
+            message = event.message
+            try:
+                alert = pipeline.alerts.decode(message.value)
+            except Exception as exc:
+                await to_dead_letter(message, "undecodable", f"alert: {exc}")
+                continue
+            headers = dict(message.headers or [])
+            raw_trigger = headers.get(TRIGGER_TS_HEADER)
+            trigger = int(raw_trigger) if raw_trigger else None
+            enqueued = await _route_with_retry(router, alert, trigger)
+            if enqueued is None:
+                metrics.CASE_DUPLICATES.inc()
+                continue
+            metrics.CASES.inc()
+            if trigger is not None:
+                metrics.END_TO_END.observe(max(enqueued - trigger, 0) / 1000)
+
+    app.chainbreaker_table = table  # for tests and introspection
+    return app
+
+
+async def _route_with_retry(router: CaseRouter, alert: dict, trigger: int | None) -> int | None:
+    """Keep the alert (and the offset) until Redis takes it: a case must never be skipped."""
+    delay = 0.1
+    while True:
+        try:
+            return await router.route(alert, trigger)
+        except Exception as exc:  # connection errors, timeouts, Redis restarting
+            log.warning("case queue unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="chainbreaker worker", description=__doc__)
+    parser.parse_args(argv)
+    settings = load()
+    try:
+        rules = rules_mod.load(settings.rules_file)
+    except rules_mod.RuleError as exc:
+        print(f"chainbreaker worker: {exc}")
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_topics(settings)
+    try:
+        metrics.serve(settings.metrics_port, settings.metrics_bind)
+    except OSError as exc:
+        print(
+            f"chainbreaker worker: cannot serve metrics on {settings.metrics_bind}:"
+            f"{settings.metrics_port} ({exc.strerror}); is another worker running? "
+            "Set CB_METRICS_PORT to a free port."
+        )
+        return 2
+    metrics.WORKER_UP.set_to_current_time()
+    app = build_app(settings, rules)
+    log.info(
+        "worker %s: kafka=%s redis=%s rules=%s metrics=http://%s:%d/metrics",
+        settings.app_id, settings.kafka_bootstrap, settings.redis_url.split("@")[-1],
+        rules.version, settings.metrics_bind, settings.metrics_port,
+    )  # fmt: skip
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()
+    return 0

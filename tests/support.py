@@ -1,0 +1,183 @@
+"""Helpers for integration tests: isolated worker processes and event builders.
+
+Each test gets its own app id, topics and state directory, so tests share the broker and
+Redis but never each other's data. Waiting is always on an observable condition (a metric,
+a stream length) with a deadline, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from streams import settings as settings_mod
+from streams.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+HOUR_MS = 3_600_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
+    """Environment for one test: unique app id and topics on the shared stack."""
+    tag = uuid.uuid4().hex[:8]
+    base = settings_mod.load()
+    env = {
+        **os.environ,
+        "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
+        "CB_REDIS_URL": base.redis_url,
+        "CB_APP_ID": f"t{tag}",
+        "CB_TOPIC_PAYMENTS": f"t{tag}-payments",
+        "CB_TOPIC_ALERTS": f"t{tag}-alerts",
+        "CB_TOPIC_DEAD_LETTER": f"t{tag}-dlq",
+        "CB_PARTITIONS": "2",
+        "CB_STATE_DIR": str(tmp / "state"),
+        "CB_METRICS_PORT": str(free_port()),
+        "CB_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.update(overrides)
+    return env
+
+
+def settings_for(env: dict[str, str]) -> settings_mod.Settings:
+    return settings_mod.load(env)
+
+
+class WorkerProcess:
+    """`chainbreaker worker` as a real OS process, so tests can kill -9 it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.settings = settings_for(env)
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        ensure_topics(self.settings)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self.metrics_text, 60, "the worker's metrics endpoint")
+        return self
+
+    def metrics_text(self) -> str | None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {self.proc.returncode}: {self.log_tail()}")
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode()
+        except OSError:
+            return None
+
+    def metric(self, name: str, labels: str = "") -> float:
+        text = self.metrics_text() or ""
+        want = f"{name}{{{labels}}}" if labels else name
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(want + " ") or (not labels and line.startswith(name + "{")):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def wait_metric(self, name: str, at_least: float, timeout: float = 60, labels: str = "") -> float:
+        return wait_for(
+            lambda: (v := self.metric(name, labels)) >= at_least and v,
+            timeout,
+            f"{name}{{{labels}}} >= {at_least}",
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit, as a crash would be."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def producer(settings: settings_mod.Settings) -> Producer:
+    return Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+    )
+
+
+def payment(event_id: str, event_time: int, account: str = "acct-1", **fields) -> dict:
+    record = {
+        "event_id": event_id,
+        "event_time": event_time,
+        "utc_offset_minutes": 0,
+        "institution_id": "bank-test",
+        "account_id": account,
+        "customer_id": f"cust-{account}",
+        "direction": "DEBIT",
+        "channel": "CARD_PRESENT",
+        "amount_minor": 12_500,
+        "currency": "USD",
+    }
+    record.update(fields)
+    return record
+
+
+def hotel(event_id: str, event_time: int, city: str, account: str = "acct-1") -> dict:
+    merchant = {"merchant_id": f"h-{city}", "name": f"Motel {city}", "mcc": "7011",
+                "city": city, "region": None, "country": "US"}  # fmt: skip
+    return payment(event_id, event_time, account, merchant=merchant)
+
+
+def night_atm(event_id: str, day_start_ms: int, account: str = "acct-1") -> dict:
+    """A cash withdrawal at 23:30 local time (UTC offset 0) on the given day."""
+    return payment(
+        event_id, day_start_ms + 23 * HOUR_MS + 30 * 60_000, account,
+        channel="ATM", location={"city": "Reno", "region": "NV", "country": "US", "terminal_id": "atm-1"},
+    )  # fmt: skip
+
+
+def midnight_days_ago(days: int) -> int:
+    now = int(time.time() * 1000)
+    return (now // (24 * HOUR_MS) - days) * 24 * HOUR_MS
