@@ -63,8 +63,15 @@ class Engine:
 
     def _score(self, state: AccountState, ev: PaymentEvent, result: StepResult, now_ms: int) -> None:
         rules = self.rules
-        horizon = state.watermark - rules.score_window_ms
-        for code in [c for c, h in state.hits.items() if h.detected_event_time < horizon]:
+        # A hit counts while its own window still covers it (and never past the score window),
+        # so two unrelated red flags weeks apart do not add up to one pattern.
+        expired = [
+            code
+            for code, h in state.hits.items()
+            if state.watermark - h.detected_event_time
+            > min(rules.score_window_ms, h.window_seconds * 1000)
+        ]
+        for code in expired:
             del state.hits[code]
         touched = {t for hit in result.hits for t in rules.weights[hit.code]}
         for typology in sorted(touched, key=lambda t: t.value):

@@ -12,6 +12,7 @@ COMMANDS = {
     "stack": ("streams.stack", "Start, stop or inspect the local Kafka + Redis stack"),
     "topics": ("streams.topics", "Create the payments, alerts and dead-letter topics"),
     "worker": ("streams.worker", "Run the Faust detection worker (and its case router)"),
+    "router": ("streams.router", "Run the case router alone (alerts -> Redis Streams)"),
     "publish": ("streams.publish", "Publish payment events from a JSON-lines or CSV file"),
     "simulate": ("streams.simulate", "Generate (or publish) simulated traffic with scenarios"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),

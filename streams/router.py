@@ -1,19 +1,36 @@
-"""Case router: alerts -> one Redis Stream per reporting institution, once per alert id.
+"""Case router: alerts topic -> one Redis Stream per reporting institution, once per alert id.
 
 The worker delivers alerts at least once (a crash replays events, and replays re-emit the
 same alert id). The router makes the queue exactly-once by claiming the alert id and
 appending the case in one Lua script: Redis runs it atomically, so a crash between the two
-steps cannot happen and a second delivery finds the id already claimed.
+steps cannot happen and a second delivery finds the id already claimed. Offsets are committed
+only after Redis has taken the batch, so a crash of the router replays, never skips.
+
+It is a plain confluent-kafka consumer rather than a Faust agent: it keeps no state, its
+per-alert work is one Redis round trip per batch, and it can run inside the worker process
+(a thread) or on its own (`chainbreaker router`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
+import signal
+import threading
+import time
 from typing import Any
 
-import redis.asyncio as aioredis
+import redis
+from confluent_kafka import Consumer, KafkaError, Producer
 
-from streams.settings import Settings
+from schemas.codec import codec_for
+from streams import metrics
+from streams.settings import Settings, load
+
+log = logging.getLogger("chainbreaker.router")
+
+TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
 
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -47,29 +64,157 @@ def entry_fields(alert: dict[str, Any], trigger_produced_ms: int | None) -> list
     ]  # fmt: skip
 
 
-class CaseRouter:
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+class CaseQueues:
+    """The Redis side: enqueue a batch of alerts in one round trip."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._redis = client
         self._settings = settings
         self._script = client.register_script(_ENQUEUE)
         self._known_institutions: set[str] = set()
 
-    async def route(self, alert: dict[str, Any], trigger_produced_ms: int | None) -> int | None:
-        """Enqueue ``alert``; return the enqueue time (ms, Redis clock) or None if a duplicate."""
-        institution = alert["institution_id"]
-        stream = self._settings.case_stream(institution)
-        entry_id = await self._script(
-            keys=[dedup_key(self._settings, institution, alert["alert_id"]), stream],
-            args=[self._settings.case_dedup_ttl_s, *entry_fields(alert, trigger_produced_ms)],
+    def enqueue(self, batch: list[tuple[dict[str, Any], int | None]]) -> list[int | None]:
+        """Return, per alert, the enqueue time in ms (Redis clock), or None for a duplicate."""
+        settings = self._settings
+        pipe = self._redis.pipeline(transaction=False)
+        for alert, trigger in batch:
+            institution = alert["institution_id"]
+            self._script(
+                keys=[
+                    dedup_key(settings, institution, alert["alert_id"]),
+                    settings.case_stream(institution),
+                ],
+                args=[settings.case_dedup_ttl_s, *entry_fields(alert, trigger)],
+                client=pipe,
+            )
+        new = {a["institution_id"] for a, _ in batch} - self._known_institutions
+        if new:
+            pipe.sadd(institutions_key(settings), *new)
+        results = pipe.execute()
+        self._known_institutions |= new
+        out = []
+        for entry_id in results[: len(batch)]:
+            if not entry_id:
+                out.append(None)
+            else:
+                entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                out.append(int(entry.split("-", 1)[0]))
+        return out
+
+
+class CaseRouter:
+    """Consume alerts, enqueue them, then commit: at-least-once in, exactly-once out."""
+
+    def __init__(self, settings: Settings, batch: int = 200) -> None:
+        self.settings = settings
+        self.batch = batch
+        self.codec = codec_for("alert", settings.schema_registry_url)
+        self.queues = CaseQueues(
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5), settings
         )
-        if institution not in self._known_institutions:
-            await self._redis.sadd(institutions_key(self._settings), institution)
-            self._known_institutions.add(institution)
-        if not entry_id:
-            return None
-        entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        return int(entry.split("-", 1)[0])
+        self.stop_event = threading.Event()
+        self._dead_letters = Producer(
+            {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+        )
+
+    def _consumer(self) -> Consumer:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"{self.settings.app_id}-case-router",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": self.settings.session_timeout_s * 1000,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        consumer.subscribe([self.settings.topic_alerts])
+        return consumer
+
+    def run(self) -> None:
+        consumer = self._consumer()
+        try:
+            while not self.stop_event.is_set():
+                messages = consumer.consume(self.batch, timeout=0.1)
+                if not messages:
+                    continue
+                self._handle([m for m in messages if self._usable(m)])
+                consumer.commit(asynchronous=False)
+        finally:
+            consumer.close()
+            self._dead_letters.flush(10)
+
+    def _usable(self, message) -> bool:
+        err = message.error()
+        if err is None:
+            return True
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("alerts consumer error: %s", err)
+        return False
+
+    def _handle(self, messages: list) -> None:
+        batch: list[tuple[dict[str, Any], int | None]] = []
+        for message in messages:
+            try:
+                alert = self.codec.decode(message.value())
+            except Exception as exc:  # not one of ours: keep it, with the reason
+                metrics.DEAD_LETTERS.labels("undecodable").inc()
+                self._dead_letters.produce(
+                    self.settings.topic_dead_letter,
+                    key=message.key(),
+                    value=message.value(),
+                    headers={"cb-dlq-reason": "undecodable", "cb-dlq-detail": f"alert: {exc}"[:500],
+                             "cb-dlq-topic": message.topic(),
+                             "cb-dlq-partition": str(message.partition()),
+                             "cb-dlq-offset": str(message.offset())},
+                )  # fmt: skip
+                continue
+            headers = dict(message.headers() or [])
+            raw = headers.get(TRIGGER_TS_HEADER)
+            batch.append((alert, int(raw) if raw else None))
+        if not batch:
+            return
+        results = self._enqueue_with_retry(batch)
+        for (_, trigger), enqueued in zip(batch, results, strict=True):
+            if enqueued is None:
+                metrics.CASE_DUPLICATES.inc()
+                continue
+            metrics.CASES.inc()
+            if trigger is not None:
+                metrics.END_TO_END.observe(max(enqueued - trigger, 0) / 1000)
+
+    def _enqueue_with_retry(self, batch) -> list[int | None]:
+        """Hold the batch (and the offsets) until Redis takes it: a case is never skipped."""
+        delay = 0.1
+        while True:
+            try:
+                return self.queues.enqueue(batch)
+            except redis.RedisError as exc:
+                if self.stop_event.is_set():
+                    raise
+                log.warning("case queue unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
 
-def connect(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+def start_in_thread(settings: Settings) -> CaseRouter:
+    router = CaseRouter(settings)
+    threading.Thread(target=router.run, name="case-router", daemon=True).start()
+    return router
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="chainbreaker router", description=__doc__)
+    parser.parse_args(argv)
+    settings = load()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        metrics.serve(settings.metrics_port, settings.metrics_bind)
+    except OSError as exc:
+        print(f"chainbreaker router: cannot serve metrics on port {settings.metrics_port}: {exc}")
+        return 2
+    router = CaseRouter(settings)
+    signal.signal(signal.SIGTERM, lambda *_: router.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: router.stop_event.set())
+    router.run()
+    return 0

@@ -64,6 +64,17 @@ def _choice(name: str, default: str, choices: tuple[str, ...], environ: dict[str
     return value
 
 
+def _bool(name: str, default: bool, environ: dict[str, str]) -> bool:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _port(name: str, default: int, environ: dict[str, str]) -> int:
     return _int(name, default, environ, 1, 65535)
 
@@ -103,6 +114,8 @@ class Settings:
     metrics_bind: str
     web_port: int
     rocksdb_block_cache_mb: int
+    session_timeout_s: int
+    embedded_router: bool
     batch_max: int
     batch_within_ms: int
     max_future_skew_s: int
@@ -180,6 +193,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         metrics_bind=_str("CB_METRICS_BIND", "127.0.0.1", env),
         web_port=_port("CB_WEB_PORT", 16066, env),
         rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
+        embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
+        session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
         batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
         batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),

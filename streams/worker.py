@@ -2,8 +2,11 @@
 
 Topology (Kafka Streams style, wiring only; the logic is in processors/ and pipeline.py):
 
-    payments ──detect──> account-state table (changelog) ──> alerts ──route──> Redis Streams
+    payments ──detect──> account-state table (changelog) ──> alerts ──router──> Redis Streams
         └──────────────> payments-dlq (reason, original partition/offset in headers)
+
+The case router (streams/router.py) runs as a thread of this process unless
+CB_EMBEDDED_ROUTER=false, in which case `chainbreaker router` runs it on its own.
 
 Agents run with concurrency 1: they write a table, and faust-streaming can commit offsets
 past in-flight events with concurrency > 1 (issue #606).
@@ -12,7 +15,6 @@ past in-flight events with concurrency > 1 (issue #606).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import time
 from typing import Any
@@ -22,13 +24,13 @@ import faust
 from processors import rules as rules_mod
 from streams import metrics
 from streams.pipeline import DeadLetter, PaymentPipeline
-from streams.router import CaseRouter, connect
+from streams import router as case_router
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
 log = logging.getLogger("chainbreaker.worker")
 
-TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
+TRIGGER_TS_HEADER = case_router.TRIGGER_TS_HEADER
 
 
 def dead_letter_headers(reason: str, detail: str, message: Any) -> list[tuple[str, bytes]]:
@@ -55,6 +57,10 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         producer_acks=-1,
         producer_linger=0.001,
         broker_commit_interval=1.0,
+        # A crashed worker's partitions are reassigned after this long; Faust's 60 s default
+        # would stall a restarted worker for a minute.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
@@ -115,41 +121,8 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
                 metrics.EVENTS.inc()
             metrics.PROCESSING.observe(time.perf_counter() - started)
 
-    @app.agent(alerts_topic, concurrency=1)
-    async def route(stream: faust.StreamT) -> None:
-        router = CaseRouter(connect(settings), settings)
-        async for event in stream.events():
-            message = event.message
-            try:
-                alert = pipeline.alerts.decode(message.value)
-            except Exception as exc:
-                await to_dead_letter(message, "undecodable", f"alert: {exc}")
-                continue
-            headers = dict(message.headers or [])
-            raw_trigger = headers.get(TRIGGER_TS_HEADER)
-            trigger = int(raw_trigger) if raw_trigger else None
-            enqueued = await _route_with_retry(router, alert, trigger)
-            if enqueued is None:
-                metrics.CASE_DUPLICATES.inc()
-                continue
-            metrics.CASES.inc()
-            if trigger is not None:
-                metrics.END_TO_END.observe(max(enqueued - trigger, 0) / 1000)
-
     app.chainbreaker_table = table  # for tests and introspection
     return app
-
-
-async def _route_with_retry(router: CaseRouter, alert: dict, trigger: int | None) -> int | None:
-    """Keep the alert (and the offset) until Redis takes it: a case must never be skipped."""
-    delay = 0.1
-    while True:
-        try:
-            return await router.route(alert, trigger)
-        except Exception as exc:  # connection errors, timeouts, Redis restarting
-            log.warning("case queue unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def main(argv: list[str]) -> int:
@@ -175,6 +148,8 @@ def main(argv: list[str]) -> int:
         return 2
     metrics.WORKER_UP.set_to_current_time()
     app = build_app(settings, rules)
+    if settings.embedded_router:
+        case_router.start_in_thread(settings)
     log.info(
         "worker %s: kafka=%s redis=%s rules=%s metrics=http://%s:%d/metrics",
         settings.app_id, settings.kafka_bootstrap, settings.redis_url.split("@")[-1],

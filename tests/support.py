@@ -59,7 +59,7 @@ def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "CB_PARTITIONS": "2",
         "CB_STATE_DIR": str(tmp / "state"),
         "CB_METRICS_PORT": str(free_port()),
-        "CB_LOG_LEVEL": "WARNING",
+        "CB_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT),
     }
     env.update(overrides)
@@ -113,11 +113,21 @@ class WorkerProcess:
         return total
 
     def wait_metric(self, name: str, at_least: float, timeout: float = 60, labels: str = "") -> float:
-        return wait_for(
-            lambda: (v := self.metric(name, labels)) >= at_least and v,
-            timeout,
-            f"{name}{{{labels}}} >= {at_least}",
-        )
+        try:
+            return wait_for(
+                lambda: (v := self.metric(name, labels)) >= at_least and v,
+                timeout,
+                f"{name}{{{labels}}} >= {at_least}",
+            )
+        except AssertionError as exc:
+            ours = [
+                line
+                for line in (self.metrics_text() or "").splitlines()
+                if line.startswith("chainbreaker_") and "_created" not in line
+            ]
+            raise AssertionError(
+                f"{exc}\nmetrics:\n" + "\n".join(ours) + f"\nworker log:\n{self.log_tail()}"
+            ) from None
 
     def log_tail(self, lines: int = 40) -> str:
         try:
