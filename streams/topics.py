@@ -62,3 +62,25 @@ def main(argv: list[str]) -> int:
     created = ensure_topics(settings)
     print(f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}")
     return 0
+
+
+def consumer_lag(settings: Settings, group: str, topic: str, timeout: float = 10.0) -> int:
+    """Messages in ``topic`` not yet committed by ``group`` (all partitions).
+
+    A partition the group never committed counts from its low watermark, so a group that has
+    not started yet shows the whole topic as lag.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        partitions = [TopicPartition(topic, p) for p in meta.partitions]
+        lag = 0
+        for tp in consumer.committed(partitions, timeout=timeout):
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            lag += high - (tp.offset if tp.offset >= 0 else low)
+        return lag
+    finally:
+        consumer.close()

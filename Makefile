@@ -1,0 +1,46 @@
+# chainbreaker: every entry point. `make demo` runs the main job, `make test` the whole suite.
+# Both do all setup themselves on a fresh machine: a venv with the pinned dependencies,
+# Apache Kafka (KRaft) from Maven Central and redis-server from Debian, bound to 127.0.0.1.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup stack-up stack-down stack-status lint format bench clean
+
+demo: setup stack-up                 ## stack + worker + simulated traffic, printing alerts
+	$(BIN)/chainbreaker demo
+
+test: setup stack-up                 ## lint, unit and integration tests against the real stack
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup-venv.sh
+	PYTHON=$(PYTHON) scripts/setup-venv.sh $(VENV)
+	touch $(STAMP)
+
+stack-up: setup
+	$(BIN)/chainbreaker stack up
+
+stack-down:
+	@if [ -x $(BIN)/chainbreaker ]; then $(BIN)/chainbreaker stack down; fi
+
+stack-status: setup
+	$(BIN)/chainbreaker stack status
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup stack-up                ## throughput and latency benchmarks (prints figures)
+	$(BIN)/python -m bench.run
+
+clean: stack-down
+	rm -rf $(VENV) .stack .pytest_cache .ruff_cache *.egg-info
