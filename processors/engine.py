@@ -61,7 +61,9 @@ class Engine:
             self._score(state, ev, result, now_ms)
         return result
 
-    def _score(self, state: AccountState, ev: PaymentEvent, result: StepResult, now_ms: int) -> None:
+    def _score(
+        self, state: AccountState, ev: PaymentEvent, result: StepResult, now_ms: int
+    ) -> None:
         rules = self.rules
         # A hit counts while its own window still covers it (and never past the score window),
         # so two unrelated red flags weeks apart do not add up to one pattern.
@@ -124,7 +126,7 @@ class Engine:
             "indicators": indicators,
             "evidence_event_ids": list(evidence),
             "first_event_time": min(h.first_event_time for h in hits),
-            "last_event_time": max(h.detected_event_time for h in hits),
+            "last_event_time": max(h.last_event_time for h in hits),
             "detected_at": now_ms,
             "sar_key_term": spec.sar_key_term,
             "sar_field": spec.sar_field,

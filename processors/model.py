@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Typology(str, Enum):
+class Typology(StrEnum):
     SEX_TRAFFICKING = "SEX_TRAFFICKING"
     LABOUR_TRAFFICKING = "LABOUR_TRAFFICKING"
     HUMAN_SMUGGLING = "HUMAN_SMUGGLING"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     LOW = "LOW"
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"
@@ -85,6 +85,7 @@ class IndicatorHit:
     event_ids: list[str]
     detected_event_time: int
     first_event_time: int = 0
+    last_event_time: int = 0
     weight: float = 0.0
 
     def to_record(self) -> dict:
@@ -111,6 +112,7 @@ class IndicatorHit:
             self.event_ids,
             self.detected_event_time,
             self.first_event_time,
+            self.last_event_time,
         ]
 
     @classmethod

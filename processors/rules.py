@@ -82,9 +82,16 @@ def parse(doc: Any) -> RuleSet:
     _keys(doc["typologies"], "typologies", names, names)
     for name, spec in doc["typologies"].items():
         path = f"typologies.{name}"
-        _keys(spec, path, {"threshold", "sar_key_term", "sar_field"}, {"threshold", "sar_key_term", "sar_field"})
+        _keys(
+            spec,
+            path,
+            {"threshold", "sar_key_term", "sar_field"},
+            {"threshold", "sar_key_term", "sar_field"},
+        )
         typologies[Typology(name)] = TypologyRule(
-            _number(spec["threshold"], f"{path}.threshold"), str(spec["sar_key_term"]), str(spec["sar_field"])
+            _number(spec["threshold"], f"{path}.threshold"),
+            str(spec["sar_key_term"]),
+            str(spec["sar_field"]),
         )
 
     detectors: list[Detector] = []
@@ -103,8 +110,8 @@ def parse(doc: Any) -> RuleSet:
             if isinstance(cls.defaults[key], list):
                 ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
                 _expect(ok, f"{path}.params.{key}", "must be a list of strings")
-            else:
-                _number(value, f"{path}.params.{key}")
+            else:  # hours of the day may be 0 (midnight); every other parameter is positive
+                _number(value, f"{path}.params.{key}", positive=not key.endswith("_hour"))
         if not spec["enabled"]:
             continue
         detectors.append(cls(**params))

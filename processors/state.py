@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from processors.model import IndicatorHit
 
 SEEN_IDS_CAP = 1024
-FORMAT = 1
+FORMAT = 2  # 2: hits carry last_event_time
 
 
 @dataclass(slots=True)

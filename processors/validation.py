@@ -88,7 +88,9 @@ def to_event(
     if merchant:
         raw_mcc = merchant.get("mcc")
         if not (isinstance(raw_mcc, str) and len(raw_mcc) == 4 and raw_mcc.isdigit()):
-            raise InvalidEvent("invalid_field", f"merchant.mcc must be four digits, got {raw_mcc!r}")
+            raise InvalidEvent(
+                "invalid_field", f"merchant.mcc must be four digits, got {raw_mcc!r}"
+            )
         mcc = int(raw_mcc)
     amount_usd = to_usd(amount, currency, usd_per_unit)
     if math.isnan(amount_usd):

@@ -137,7 +137,9 @@ class AvroCodec:
         except Exception as exc:  # fastavro raises many types on truncated or corrupt input
             raise DecodeError("undecodable", f"{type(exc).__name__}: {exc}") from None
         if buf.tell() != len(data):
-            raise DecodeError("undecodable", f"{len(data) - buf.tell()} trailing bytes after record")
+            raise DecodeError(
+                "undecodable", f"{len(data) - buf.tell()} trailing bytes after record"
+            )
         return record  # type: ignore[return-value]
 
     def _decode_soe(self, data: bytes) -> dict[str, Any]:

@@ -34,7 +34,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--accounts", type=int, default=2000, help="simulated accounts (default 2000)")
     p.add_argument("--days", type=float, default=14, help="days of traffic (default 14)")
     p.add_argument("--rate", type=float, default=3000, help="events/s to publish; 0 = unpaced")
-    p.add_argument("--seed", type=int, default=None, help="simulation seed (default: from the clock)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="simulation seed (default: from the clock)"
+    )
     p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
     return p.parse_args(argv)
 
@@ -164,7 +166,9 @@ def main(argv: list[str]) -> int:
         f"publishing {args.days:g} days of traffic for {args.accounts} accounts (seed {seed}) with "
         f"{sum(v for k, v in scenarios.items() if k != 'NONE')} injected scenarios and "
         f"{scenarios.get('NONE', 0)} look-alike innocents, at "
-        f"{args.rate:g} events/s" if args.rate else "unpaced",
+        f"{args.rate:g} events/s"
+        if args.rate
+        else "unpaced",
         flush=True,
     )
     started = time.monotonic()
@@ -205,11 +209,15 @@ def main(argv: list[str]) -> int:
     for typology in sorted(by_typology):
         print(f"alerts {typology:<18} {by_typology[typology]:>6,}")
     print(f"scenarios detected    {len(found & alerted):>6} of {len(found)}")
-    print(f"look-alikes alerted   {len({a for a, _ in alerted} & innocents):>6} of {len(innocents)}")
+    print(
+        f"look-alikes alerted   {len({a for a, _ in alerted} & innocents):>6} of {len(innocents)}"
+    )
     if latencies:
         print(
             f"latency event->case   p50 {_percentile(latencies, 0.5):.0f} ms, "
             f"p99 {_percentile(latencies, 0.99):.0f} ms (n={len(latencies)})"
         )
-    print("\nThe stack is still running: `make stack-down` (or `chainbreaker stack down`) stops it.")
+    print(
+        "\nThe stack is still running: `make stack-down` (or `chainbreaker stack down`) stops it."
+    )
     return 0

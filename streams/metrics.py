@@ -18,13 +18,18 @@ LATENCY_BUCKETS = (
     2.5, 5.0, 10.0,
 )  # fmt: skip
 
-EVENTS = Counter("chainbreaker_events_processed_total", "Valid payment events run through the detectors")
+EVENTS = Counter(
+    "chainbreaker_events_processed_total", "Valid payment events run through the detectors"
+)
 DUPLICATES = Counter(
-    "chainbreaker_duplicate_events_total", "Redelivered events skipped because their id was already applied"
+    "chainbreaker_duplicate_events_total",
+    "Redelivered events skipped because their id was already applied",
 )
 HITS = Counter("chainbreaker_indicator_hits_total", "Indicator firings", ["indicator"])
 ALERTS = Counter("chainbreaker_alerts_total", "Alerts raised", ["typology", "severity"])
-DEAD_LETTERS = Counter("chainbreaker_dead_letters_total", "Events sent to the dead-letter topic", ["reason"])
+DEAD_LETTERS = Counter(
+    "chainbreaker_dead_letters_total", "Events sent to the dead-letter topic", ["reason"]
+)
 PROCESSING = Histogram(
     "chainbreaker_processing_seconds",
     "Time to decode, validate, update state and score one event",
@@ -37,7 +42,8 @@ END_TO_END = Histogram(
 )
 CASES = Counter("chainbreaker_cases_enqueued_total", "Alerts placed on a case queue")
 CASE_DUPLICATES = Counter(
-    "chainbreaker_case_duplicates_total", "Alerts not enqueued because their alert id was already queued"
+    "chainbreaker_case_duplicates_total",
+    "Alerts not enqueued because their alert id was already queued",
 )
 WORKER_UP = Gauge("chainbreaker_worker_started_timestamp_seconds", "When the worker started")
 

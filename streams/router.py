@@ -114,7 +114,11 @@ class CaseRouter:
         )
         self.stop_event = threading.Event()
         self._dead_letters = Producer(
-            {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+            }
         )
 
     def _consumer(self) -> Consumer:
@@ -192,7 +196,9 @@ class CaseRouter:
             except redis.RedisError as exc:
                 if self.stop_event.is_set():
                     raise
-                log.warning("case queue unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
+                log.warning(
+                    "case queue unavailable (%s); retrying in %.1fs", type(exc).__name__, delay
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -207,7 +213,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chainbreaker router", description=__doc__)
     parser.parse_args(argv)
     settings = load()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         metrics.serve(settings.metrics_port, settings.metrics_bind)
     except OSError as exc:

@@ -112,7 +112,6 @@ class Settings:
     state_dir: Path
     metrics_port: int
     metrics_bind: str
-    web_port: int
     rocksdb_block_cache_mb: int
     session_timeout_s: int
     embedded_router: bool
@@ -149,7 +148,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         _host_port("CB_KAFKA_BOOTSTRAP", bootstrap)
     redis_url = _env("CB_REDIS_URL", env)
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"CB_REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+        raise ConfigError(
+            f"CB_REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}"
+        )
     registry = _env("CB_SCHEMA_REGISTRY_URL", env)
     if registry is not None and not registry.startswith(("http://", "https://")):
         raise ConfigError(f"CB_SCHEMA_REGISTRY_URL must be an http(s) URL, got {registry!r}")
@@ -191,7 +192,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         state_dir=Path(_str("CB_STATE_DIR", str(stack_dir / "worker-state"), env)).resolve(),
         metrics_port=_port("CB_METRICS_PORT", 19464, env),
         metrics_bind=_str("CB_METRICS_BIND", "127.0.0.1", env),
-        web_port=_port("CB_WEB_PORT", 16066, env),
         rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
         embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),

@@ -60,7 +60,9 @@ def main(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="chainbreaker topics", description=__doc__).parse_args(argv)
     settings = load()
     created = ensure_topics(settings)
-    print(f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}")
+    print(
+        f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}"
+    )
     return 0
 
 

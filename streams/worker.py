@@ -17,14 +17,16 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+import weakref
 from typing import Any
 
 import faust
+from faust.streams import _current_event  # see table_op()
 
 from processors import rules as rules_mod
 from streams import metrics
-from streams.pipeline import DeadLetter, PaymentPipeline
 from streams import router as case_router
+from streams.pipeline import DeadLetter, PaymentPipeline
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
@@ -55,7 +57,8 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger=0.001,
+        # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
+        producer_linger=0.005,
         broker_commit_interval=1.0,
         # A crashed worker's partitions are reassigned after this long; Faust's 60 s default
         # would stall a restarted worker for a minute.
@@ -90,36 +93,72 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
             headers=dead_letter_headers(reason, detail, message),
         )
 
-    @app.agent(payments, concurrency=1)
-    async def detect(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+    def table_op(event: Any, op, *args):
+        """Run a table operation as if ``event`` were the stream's current event.
+
+        Faust picks the changelog partition and the RocksDB partition store from the current
+        event. A batch from take_events() has only the last event as current, so each
+        account's read and write is pinned to an event of that account (all of them share
+        its partition, the topic being keyed by account).
+        """
+        token = _current_event.set(weakref.ref(event))
+        try:
+            return op(*args)
+        finally:
+            _current_event.reset(token)
+
+    async def process_batch(events: list[Any]) -> None:
+        now_ms = int(time.time() * 1000)
+        newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
+        processed = duplicates = 0
+        for event in events:
             message = event.message
             started = time.perf_counter()
-            now_ms = int(time.time() * 1000)
             parsed = pipeline.parse(message.key, message.value, now_ms)
             if isinstance(parsed, DeadLetter):
                 await to_dead_letter(message, parsed.reason, parsed.detail)
                 continue
             key = parsed.account_id.encode()
-            outcome = pipeline.apply(parsed, table.get(key), now_ms)
+            stored = newest[key][1] if key in newest else table_op(event, table.get, key)
+            outcome = pipeline.apply(parsed, stored, now_ms)
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue
             if outcome.state is not None:
-                table[key] = outcome.state
-            trigger = str(int(message.timestamp * 1000)).encode()
-            for record, encoded in outcome.alerts:
-                await alerts_topic.send(
-                    key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
-                )
-                metrics.ALERTS.labels(record["typology"], record["severity"]).inc()
+                newest[key] = (event, outcome.state)
+            if outcome.alerts:
+                trigger = str(int(message.timestamp * 1000)).encode()
+                for record, encoded in outcome.alerts:
+                    await alerts_topic.send(
+                        key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
+                    )
+                    metrics.ALERTS.labels(record["typology"], record["severity"]).inc()
             for hit in outcome.hits:
                 metrics.HITS.labels(hit.code).inc()
             if outcome.duplicate:
-                metrics.DUPLICATES.inc()
+                duplicates += 1
             else:
-                metrics.EVENTS.inc()
+                processed += 1
             metrics.PROCESSING.observe(time.perf_counter() - started)
+        # One state write (one changelog record) per account per batch, not per event.
+        for key, (event, state) in newest.items():
+            table_op(event, table.__setitem__, key, state)
+        metrics.EVENTS.inc(processed)
+        if duplicates:
+            metrics.DUPLICATES.inc(duplicates)
+
+    @app.task
+    async def quiet_client_logs() -> None:
+        # Faust's worker sets up logging after build_app; aiokafka's connection logger then
+        # builds a DEBUG record per frame (measured: ~8% of worker CPU) only to drop it.
+        for name in ("aiokafka", "faust.transport", "mode"):
+            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+
+    @app.agent(payments, concurrency=1)
+    async def detect(stream: faust.StreamT) -> None:
+        within = settings.batch_within_ms / 1000
+        async for events in stream.take_events(settings.batch_max, within=within):
+            await process_batch(events)
 
     app.chainbreaker_table = table  # for tests and introspection
     return app
@@ -134,7 +173,9 @@ def main(argv: list[str]) -> int:
     except rules_mod.RuleError as exc:
         print(f"chainbreaker worker: {exc}")
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     try:

@@ -112,7 +112,9 @@ class WorkerProcess:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def wait_metric(self, name: str, at_least: float, timeout: float = 60, labels: str = "") -> float:
+    def wait_metric(
+        self, name: str, at_least: float, timeout: float = 60, labels: str = ""
+    ) -> float:
         try:
             return wait_for(
                 lambda: (v := self.metric(name, labels)) >= at_least and v,
@@ -182,10 +184,10 @@ def hotel(event_id: str, event_time: int, city: str, account: str = "acct-1") ->
 
 def night_atm(event_id: str, day_start_ms: int, account: str = "acct-1") -> dict:
     """A cash withdrawal at 23:30 local time (UTC offset 0) on the given day."""
+    where = {"city": "Reno", "region": "NV", "country": "US", "terminal_id": "atm-1"}
     return payment(
-        event_id, day_start_ms + 23 * HOUR_MS + 30 * 60_000, account,
-        channel="ATM", location={"city": "Reno", "region": "NV", "country": "US", "terminal_id": "atm-1"},
-    )  # fmt: skip
+        event_id, day_start_ms + 23 * HOUR_MS + 30 * 60_000, account, channel="ATM", location=where
+    )
 
 
 def midnight_days_ago(days: int) -> int:

@@ -86,7 +86,10 @@ def test_payments_become_one_case_on_the_institution_queue(worker_env, tmp_path)
         hotel_hit = next(i for i in alert["indicators"] if i["code"] == "HOTEL_MULTI_CITY")
         assert hotel_hit["measured"] == 3 and hotel_hit["threshold"] == 3
         assert worker.metric("chainbreaker_end_to_end_latency_seconds_count") == 1
-        assert worker.metric("chainbreaker_alerts_total", 'severity="LOW",typology="SEX_TRAFFICKING"') == 1
+        assert (
+            worker.metric("chainbreaker_alerts_total", 'severity="LOW",typology="SEX_TRAFFICKING"')
+            == 1
+        )
     finally:
         worker.stop()
 
@@ -100,8 +103,16 @@ def test_bad_input_goes_to_dead_letter_with_reason_and_worker_keeps_going(worker
         bad = [
             ("garbage", b"acct-9", b"not avro at all"),
             ("unknown", b"acct-9", unknown_schema),
-            ("negative", b"acct-9", EVENTS.encode(payment("neg", now_day, "acct-9", amount_minor=-5))),
-            ("currency", b"acct-9", EVENTS.encode(payment("cur", now_day, "acct-9", currency="ZZZ"))),
+            (
+                "negative",
+                b"acct-9",
+                EVENTS.encode(payment("neg", now_day, "acct-9", amount_minor=-5)),
+            ),
+            (
+                "currency",
+                b"acct-9",
+                EVENTS.encode(payment("cur", now_day, "acct-9", currency="ZZZ")),
+            ),
             ("future", b"acct-9", EVENTS.encode(payment("fut", now_day + 48 * HOUR_MS, "acct-9"))),
             ("wrongkey", b"other", EVENTS.encode(payment("key", now_day, "acct-9"))),
             ("tombstone", b"acct-9", None),

@@ -52,7 +52,9 @@ class Detector:
         hit = self.evaluate(slot, ev)
         if hit is not None:
             wanted = set(hit.event_ids)
-            hit.first_event_time = min(e[0] for e in slot if e[1] in wanted)
+            times = [e[0] for e in slot if e[1] in wanted]
+            hit.first_event_time = min(times, default=ev.event_time)
+            hit.last_event_time = max(times, default=ev.event_time)
         return hit
 
     def hit(
@@ -72,4 +74,6 @@ class Detector:
 
 def days(window_hours: float) -> str:
     d = window_hours / 24
-    return f"{d:g} days" if d >= 1 else f"{window_hours:g} hours"
+    if d >= 1:
+        return f"{d:g} day" if d == 1 else f"{d:g} days"
+    return f"{window_hours:g} hours"

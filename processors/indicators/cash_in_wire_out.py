@@ -47,12 +47,17 @@ class CashInWireOut(Detector):
         p = self.params
         pair_ms = p["pair_hours"] * HOUR_MS
         pairs, ids = 0, []
+        used: set[str] = set()  # each deposit pays for one wire at most
         for t, event_id, kind, _ in slot:
             if kind != "out":
                 continue
-            cash = [e for e in slot if e[2] == "in" and t - pair_ms <= e[0] <= t]
+            cash = [
+                e for e in slot
+                if e[2] == "in" and t - pair_ms <= e[0] <= t and e[1] not in used
+            ]  # fmt: skip
             if sum(e[3] for e in cash) >= p["min_cash_usd"]:
                 pairs += 1
+                used.update(e[1] for e in cash)
                 ids.extend(e[1] for e in cash)
                 ids.append(event_id)
         if pairs < p["min_pairs"]:

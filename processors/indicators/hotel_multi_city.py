@@ -41,5 +41,6 @@ class HotelMultiCity(Detector):
             need,
             [e[1] for e in slot],
             f"Hotel or motel charges in {len(first_by_city)} distinct cities within "
-            f"{days(self.params['window_hours'])} ({len(slot)} charges); threshold {need:g} cities.",
+            f"{days(self.params['window_hours'])} ({len(slot)} charges); "
+            f"threshold {need:g} cities.",
         )
