@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,12 @@ from streams.topics import consumer_lag, ensure_topics
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def isolated(tag: str, tmp: Path, partitions: int) -> dict[str, str]:
     base = settings_mod.load()
     return {
@@ -45,7 +52,7 @@ def isolated(tag: str, tmp: Path, partitions: int) -> dict[str, str]:
         "CB_TOPIC_DEAD_LETTER": f"bench-{tag}-dlq",
         "CB_PARTITIONS": str(partitions),
         "CB_STATE_DIR": str(tmp / "state"),
-        "CB_METRICS_PORT": "0" if False else str(19500 + int(tag[:4], 16) % 400),
+        "CB_METRICS_PORT": str(free_port()),
         "CB_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -72,9 +79,14 @@ def preload(settings, events: int, seed: int, rate: float = 0) -> tuple[int, flo
 
 def ceiling(settings, n: int) -> float:
     codec = AvroCodec("payment_event")
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": f"{settings.app_id}-ceiling", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.app_id}-ceiling",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([settings.topic_payments])
     got, t0 = 0, None
     while got < n:
@@ -115,8 +127,13 @@ def offline(settings, n: int, seed: int) -> float:
 
 
 def run_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=ROOT,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )  # noqa: SIM115
 
 
 def wait_caught_up(settings, proc, timeout: float) -> tuple[float, float, int]:
@@ -154,9 +171,15 @@ def throughput(n: int, seed: int, partitions: int) -> dict[str, float]:
         proc.terminate()
         proc.wait(30)
     off = offline(settings, min(n, 200_000), seed)
-    return {"events": sent, "publish_eps": sent / pub_s, "ceiling_eps": ceil,
-            "worker_s": elapsed, "worker_eps": sent / elapsed, "offline_eps": off,
-            "steady_eps": (sent - done_at_first) / steady_s if steady_s else float("nan")}  # fmt: skip
+    return {
+        "events": sent,
+        "publish_eps": sent / pub_s,
+        "ceiling_eps": ceil,
+        "worker_s": elapsed,
+        "worker_eps": sent / elapsed,
+        "offline_eps": off,
+        "steady_eps": (sent - done_at_first) / steady_s if steady_s else float("nan"),
+    }
 
 
 def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str, float]:
@@ -186,8 +209,14 @@ def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str
                 lat.append(int(entry_id.split("-")[0]) - int(fields["trigger_produced_at"]))
     lat.sort()
     pick = lambda q: lat[min(len(lat) - 1, int(q * (len(lat) - 1)))] if lat else float("nan")  # noqa: E731
-    return {"rate": rate, "events": sent, "cases": len(lat), "p50_ms": pick(0.5),
-            "p99_ms": pick(0.99), "max_ms": lat[-1] if lat else float("nan")}  # fmt: skip
+    return {
+        "rate": rate,
+        "events": sent,
+        "cases": len(lat),
+        "p50_ms": pick(0.5),
+        "p99_ms": pick(0.99),
+        "max_ms": lat[-1] if lat else float("nan"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,19 +231,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} cores; broker, worker and producer share them")
     if args.only in (None, "throughput"):
         t = throughput(args.events, args.seed, args.partitions)
-        print(f"throughput: {t['events']:,} events preloaded ({t['publish_eps']:,.0f} ev/s publish)")
+        print(
+            f"throughput: {t['events']:,} events preloaded ({t['publish_eps']:,.0f} ev/s publish)"
+        )
         print(f"  ceiling (consume + decode)     {t['ceiling_eps']:>9,.0f} ev/s")
         print(f"  offline engine (1 core)        {t['offline_eps']:>9,.0f} ev/s")
-        print(f"  worker, start -> caught up     {t['worker_eps']:>9,.0f} ev/s "
-              f"({t['worker_s']:.1f} s; {t['worker_eps'] / t['ceiling_eps']:.0%} of ceiling)")
-        print(f"  worker, steady (after 1st commit) {t['steady_eps']:>6,.0f} ev/s "
-              f"({t['steady_eps'] / t['ceiling_eps']:.0%} of ceiling, "
-              f"{t['steady_eps'] / t['offline_eps']:.0%} of offline)")  # fmt: skip
+        print(
+            f"  worker, start -> caught up     {t['worker_eps']:>9,.0f} ev/s "
+            f"({t['worker_s']:.1f} s; {t['worker_eps'] / t['ceiling_eps']:.0%} of ceiling)"
+        )
+        print(
+            f"  worker, steady (after 1st commit) {t['steady_eps']:>6,.0f} ev/s "
+            f"({t['steady_eps'] / t['ceiling_eps']:.0%} of ceiling, "
+            f"{t['steady_eps'] / t['offline_eps']:.0%} of offline)"
+        )
     if args.only in (None, "latency"):
         r = latency(args.rate, args.seconds, args.seed + 1, args.partitions)
-        print(f"latency: {r['events']:,} events paced at {r['rate']:,.0f} ev/s -> {r['cases']} cases")
-        print(f"  event produced -> case queued  p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-              f"max {r['max_ms']} ms")  # fmt: skip
+        print(
+            f"latency: {r['events']:,} events paced at {r['rate']:,.0f} ev/s -> {r['cases']} cases"
+        )
+        print(
+            f"  event produced -> case queued  p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"max {r['max_ms']} ms"
+        )
     return 0
 
 

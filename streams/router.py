@@ -139,9 +139,12 @@ class CaseRouter:
         consumer = self._consumer()
         try:
             while not self.stop_event.is_set():
-                messages = consumer.consume(self.batch, timeout=0.1)
-                if not messages:
+                # consume() waits for a full batch or the timeout; wait for one message
+                # instead, then take whatever else is already fetched.
+                first = consumer.poll(0.1)
+                if first is None:
                     continue
+                messages = [first, *consumer.consume(self.batch - 1, timeout=0)]
                 self._handle([m for m in messages if self._usable(m)])
                 consumer.commit(asynchronous=False)
         finally:

@@ -1097,7 +1097,9 @@ class TokenBucket:
             if self.tokens >= 1:
                 self.tokens -= 1
                 return
-            self._wait((1 - self.tokens) / self.rate)
+            # Never less than 1 ms: librdkafka's poll() counts whole milliseconds, so a shorter
+            # wait returns at once and the loop spins a core.
+            self._wait(max(0.001, (1 - self.tokens) / self.rate))
 
 
 def _args(argv: list[str]) -> argparse.Namespace:

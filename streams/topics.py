@@ -8,6 +8,7 @@ existing topic is an error, not a warning.
 from __future__ import annotations
 
 import argparse
+import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -70,19 +71,28 @@ def consumer_lag(settings: Settings, group: str, topic: str, timeout: float = 10
     """Messages in ``topic`` not yet committed by ``group`` (all partitions).
 
     A partition the group never committed counts from its low watermark, so a group that has
-    not started yet shows the whole topic as lag.
+    not started yet shows the whole topic as lag. Leadership can still be moving right after
+    a topic is created; errors are retried until ``timeout``.
     """
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
                          "enable.auto.commit": False})  # fmt: skip
+    deadline = time.monotonic() + timeout
     try:
-        meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        partitions = [TopicPartition(topic, p) for p in meta.partitions]
-        lag = 0
-        for tp in consumer.committed(partitions, timeout=timeout):
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-            lag += high - (tp.offset if tp.offset >= 0 else low)
-        return lag
+        while True:
+            try:
+                meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
+                partitions = [TopicPartition(topic, p) for p in meta.partitions]
+                lag = 0
+                for tp in consumer.committed(partitions, timeout=timeout):
+                    low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+                    lag += high - (tp.offset if tp.offset >= 0 else low)
+                return lag
+            except KafkaException:
+                # NOT_LEADER_FOR_PARTITION right after creation is not flagged retriable.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
