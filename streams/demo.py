@@ -31,9 +31,9 @@ from streams.topics import consumer_lag, ensure_topics
 
 def _args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="chainbreaker demo", description=__doc__)
-    p.add_argument("--accounts", type=int, default=2000, help="simulated accounts (default 2000)")
+    p.add_argument("--accounts", type=int, default=1500, help="simulated accounts (default 1500)")
     p.add_argument("--days", type=float, default=14, help="days of traffic (default 14)")
-    p.add_argument("--rate", type=float, default=3000, help="events/s to publish; 0 = unpaced")
+    p.add_argument("--rate", type=float, default=800, help="events/s (default 800); 0 = unpaced")
     p.add_argument(
         "--seed", type=int, default=None, help="simulation seed (default: from the clock)"
     )
@@ -162,13 +162,11 @@ def main(argv: list[str]) -> int:
         done_publishing.set()
 
     scenarios = Counter(t.typology for t in truth)
+    pace = f"at {args.rate:g} events/s" if args.rate else "unpaced"
     print(
         f"publishing {args.days:g} days of traffic for {args.accounts} accounts (seed {seed}) with "
         f"{sum(v for k, v in scenarios.items() if k != 'NONE')} injected scenarios and "
-        f"{scenarios.get('NONE', 0)} look-alike innocents, at "
-        f"{args.rate:g} events/s"
-        if args.rate
-        else "unpaced",
+        f"{scenarios.get('NONE', 0)} look-alike innocents, {pace}",
         flush=True,
     )
     started = time.monotonic()
