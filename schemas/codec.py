@@ -34,6 +34,10 @@ SCHEMA_VERSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+class RegistryUnavailable(RuntimeError):
+    """The schema registry could not be asked. Not the event's fault: retry, don't dead-letter."""
+
+
 class DecodeError(ValueError):
     """Bytes that cannot become a record. ``reason`` is a short, bounded label for metrics."""
 
@@ -158,8 +162,10 @@ class AvroCodec:
         if schema_id not in self._by_id:
             try:
                 text = self._registry.schema_text(schema_id)
-            except Exception as exc:
+            except LookupError as exc:
                 raise DecodeError("unknown_schema", f"schema id {schema_id}: {exc}") from None
+            except Exception as exc:
+                raise RegistryUnavailable(f"schema id {schema_id}: {exc}") from exc
             self._by_id[schema_id] = fastavro.parse_schema(json.loads(text))
         return self._read(data, 5, self._by_id[schema_id])
 
@@ -177,7 +183,15 @@ class ConfluentRegistry:
         return self._client.register_schema(subject, self._schema_cls(schema_text, "AVRO"))
 
     def schema_text(self, schema_id: int) -> str:
-        return self._client.get_schema(schema_id).schema_str
+        """The schema's text; LookupError when the registry says it has no such id."""
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            return self._client.get_schema(schema_id).schema_str
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise LookupError(str(exc)) from None
+            raise
 
 
 def codec_for(name: str, schema_registry_url: str | None) -> AvroCodec:

@@ -15,6 +15,7 @@ past in-flight events with concurrency > 1 (issue #606).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import time
 import weakref
@@ -24,6 +25,7 @@ import faust
 from faust.streams import _current_event  # see table_op()
 
 from processors import rules as rules_mod
+from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
 from streams.pipeline import DeadLetter, PaymentPipeline
@@ -108,6 +110,17 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         finally:
             _current_event.reset(token)
 
+    async def parse_with_retry(message: Any, now_ms: int):
+        """Decode; while the schema registry is unreachable, wait rather than drop or DLQ."""
+        delay = 0.1
+        while True:
+            try:
+                return pipeline.parse(message.key, message.value, now_ms)
+            except RegistryUnavailable as exc:
+                log.warning("schema registry unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
         newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
@@ -115,7 +128,7 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         for event in events:
             message = event.message
             started = time.perf_counter()
-            parsed = pipeline.parse(message.key, message.value, now_ms)
+            parsed = await parse_with_retry(message, now_ms)
             if isinstance(parsed, DeadLetter):
                 await to_dead_letter(message, parsed.reason, parsed.detail)
                 continue

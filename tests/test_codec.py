@@ -333,3 +333,22 @@ def test_alert_from_engine_round_trips():
     data = codec.encode(alert)
     assert data[:2] == SOE_MAGIC and data[2:10] == spec_fingerprint("alert.avsc")
     assert codec.decode(data) == alert
+
+
+class UnreachableRegistry(DictRegistry):
+    """Registers fine, then cannot be reached, as during a registry outage."""
+
+    def schema_text(self, schema_id: int) -> str:
+        raise ConnectionError("registry down")
+
+
+def test_registry_outage_is_retriable_not_a_dead_letter():
+    from schemas.codec import RegistryUnavailable
+
+    writer = AvroCodec("payment_event", "confluent", DictRegistry())
+    data = writer.encode(full_record())
+    reader = AvroCodec("payment_event", "confluent", UnreachableRegistry())
+    # The reader knows its own schema id only; the writer's id (41) must be fetched.
+    reader._by_id.clear()
+    with pytest.raises(RegistryUnavailable):
+        reader.decode(data)
