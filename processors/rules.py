@@ -112,9 +112,13 @@ def parse(doc: Any) -> RuleSet:
                 _expect(ok, f"{path}.params.{key}", "must be a list of strings")
             else:  # hours of the day may be 0 (midnight); every other parameter is positive
                 _number(value, f"{path}.params.{key}", positive=not key.endswith("_hour"))
+        try:  # a detector checks what the types above cannot (an MCC list, say)
+            detector = cls(**params)
+        except ValueError as exc:
+            raise RuleError(f"rules: {path}.params.{exc}") from None
         if not spec["enabled"]:
             continue
-        detectors.append(cls(**params))
+        detectors.append(detector)
         weights[code] = {
             Typology(t): _number(w, f"{path}.weights.{t}") for t, w in spec["weights"].items()
         }

@@ -1,14 +1,28 @@
-"""Prometheus metrics of the worker and the case router.
+"""Prometheus metrics of the worker, the case router and the publisher.
 
-Units are in the names (seconds), labels are bounded sets (indicator codes, typologies,
-severities, dead-letter reasons): never account ids or anything personal. Histogram buckets
-start at a tenth of a millisecond because the alerting target is tens of milliseconds, and
-Faust's own buckets start at 5 ms.
+Units are in the names (seconds, records, messages), counters end in ``_total``, and labels
+are bounded sets (indicator codes, typologies, severities, dead-letter reasons, partitions of
+our own topics): never account ids or anything personal. Histogram buckets start at a tenth
+of a millisecond because the alerting target is tens of milliseconds, and Faust's own
+buckets start at 5 ms.
+
+The one label that is not a fixed set is ``institution``. Its cardinality is capped by
+`institution_label`: the first MAX_INSTITUTION_LABELS institutions a process sees keep their
+name, every later one is folded into "other". A consortium has tens of members, so the cap
+only bites on garbage input (which validation dead-letters before it gets here anyway).
+
+The publisher's counters live here too, so every name is in one place; the worker exposes
+them at zero, and `chainbreaker publish --metrics-port` serves them from the CLI process.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import threading
+from collections.abc import Callable, Iterable
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 PROCESSING_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
@@ -18,8 +32,34 @@ LATENCY_BUCKETS = (
     2.5, 5.0, 10.0,
 )  # fmt: skip
 
+# --- institution label: bounded --------------------------------------------------------------
+
+MAX_INSTITUTION_LABELS = 100
+OTHER_INSTITUTION = "other"
+_institutions: set[str] = set()
+_institutions_lock = threading.Lock()
+
+
+def institution_label(institution: str) -> str:
+    """The institution's own name for its first MAX_INSTITUTION_LABELS, then "other".
+
+    Called once per institution per batch (worker) or per refresh (router), never per event.
+    """
+    if institution in _institutions:
+        return institution
+    with _institutions_lock:
+        if len(_institutions) < MAX_INSTITUTION_LABELS:
+            _institutions.add(institution)
+            return institution
+    return OTHER_INSTITUTION
+
+
+# --- worker ----------------------------------------------------------------------------------
+
 EVENTS = Counter(
-    "chainbreaker_events_processed_total", "Valid payment events run through the detectors"
+    "chainbreaker_events_processed_total",
+    "Valid payment events run through the detectors, by reporting institution",
+    ["institution"],
 )
 DUPLICATES = Counter(
     "chainbreaker_duplicate_events_total",
@@ -40,12 +80,114 @@ END_TO_END = Histogram(
     "Triggering payment produced to Kafka -> alert on the institution's case queue",
     buckets=LATENCY_BUCKETS,
 )
+WORKER_UP = Gauge("chainbreaker_worker_started_timestamp_seconds", "When the worker started")
+CONSUMER_LAG = Gauge(
+    "chainbreaker_consumer_lag_messages",
+    "Records in an assigned input partition not yet read by the worker (high water mark "
+    "minus next offset to read)",
+    ["topic", "partition"],
+)
+TABLE_KEYS = Gauge(
+    "chainbreaker_table_keys",
+    "Keys in a table's local RocksDB stores (RocksDB's estimate): accounts held in state",
+    ["table"],
+)
+REBALANCES = Counter(
+    "chainbreaker_rebalances_total", "Consumer group rebalances this worker went through"
+)
+REBALANCING = Gauge(
+    "chainbreaker_rebalancing", "1 while a rebalance is in progress on this worker, else 0"
+)
+
+# --- case router -----------------------------------------------------------------------------
+
 CASES = Counter("chainbreaker_cases_enqueued_total", "Alerts placed on a case queue")
 CASE_DUPLICATES = Counter(
     "chainbreaker_case_duplicates_total",
     "Alerts not enqueued because their alert id was already queued",
 )
-WORKER_UP = Gauge("chainbreaker_worker_started_timestamp_seconds", "When the worker started")
+CASE_QUEUE_LENGTH = Gauge(
+    "chainbreaker_case_queue_length",
+    "Entries in an institution's case stream (XLEN)",
+    ["institution"],
+)
+CASE_QUEUE_PENDING = Gauge(
+    "chainbreaker_case_queue_pending",
+    "Cases delivered to the analysts consumer group but not acknowledged (XPENDING); "
+    "0 while the group does not exist",
+    ["institution"],
+)
+CASE_QUEUE_OLDEST_AGE = Gauge(
+    "chainbreaker_case_queue_oldest_age_seconds",
+    "Age of the oldest case the analysts group has not acknowledged (pending or not yet "
+    "delivered; the whole stream while the group does not exist); 0 when there is none",
+    ["institution"],
+)
+
+# --- publisher -------------------------------------------------------------------------------
+
+PUBLISH_SENT = Counter(
+    "chainbreaker_publish_messages_sent_total", "Payment events the broker acknowledged"
+)
+PUBLISH_FAILED = Counter(
+    "chainbreaker_publish_messages_failed_total", "Payment events whose delivery failed"
+)
+PUBLISH_RETRIED = Counter(
+    "chainbreaker_publish_retries_total",
+    "Produce calls retried because the producer's local queue was full",
+)
+
+# --- recovery: read at scrape time -----------------------------------------------------------
+
+
+class RecoveryCollector(Collector):
+    """Table recovery progress, read when Prometheus scrapes.
+
+    Faust starts timers only after the first recovery has finished, which is exactly when
+    this would be interesting, so the worker hands over a probe instead: a function returning
+    (in recovery?, active records remaining, standby records remaining). The probe reads
+    plain counters of Faust's recovery service from the HTTP server's thread.
+    """
+
+    def __init__(self) -> None:
+        self.probe: Callable[[], tuple[bool, int, int]] | None = None
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families(False, 0, 0)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        state = (False, 0, 0)
+        # The probe reads dicts the event loop may be resizing ("changed size during
+        # iteration"): try again. A scrape must never fail because of such a race.
+        for _attempt in range(3):
+            if self.probe is None:
+                break
+            try:
+                state = self.probe()
+                break
+            except Exception:
+                continue
+        return self._families(*state)
+
+    @staticmethod
+    def _families(active: bool, remaining: int, standby: int) -> list[GaugeMetricFamily]:
+        in_progress = GaugeMetricFamily(
+            "chainbreaker_recovery_in_progress",
+            "1 while the worker restores table state from changelog topics, else 0",
+            value=1 if active else 0,
+        )
+        left = GaugeMetricFamily(
+            "chainbreaker_recovery_remaining_records",
+            "Changelog records still to apply, for active and standby table partitions",
+            labels=["kind"],
+        )
+        left.add_metric(["active"], remaining)
+        left.add_metric(["standby"], standby)
+        return [in_progress, left]
+
+
+RECOVERY = RecoveryCollector()
+REGISTRY.register(RECOVERY)
 
 
 def serve(port: int, bind: str) -> None:

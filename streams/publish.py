@@ -24,6 +24,7 @@ from confluent_kafka import KafkaException, Producer
 
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, codec_for, schema_json
+from streams import metrics
 from streams.settings import Settings, load
 
 # Tried in order; librdkafka builds without one of them reject it at configuration time.
@@ -68,8 +69,10 @@ class Publisher:
     def _on_delivery(self, err: Any, _msg: Any) -> None:
         if err is None:
             self.delivered += 1
+            metrics.PUBLISH_SENT.inc()
             return
         self.failed += 1
+        metrics.PUBLISH_FAILED.inc()
         if len(self.errors) < 5:
             self.errors.append(str(err))
 
@@ -82,6 +85,7 @@ class Publisher:
                 self._producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
                 break
             except BufferError:  # local queue full: let deliveries drain it, then retry
+                metrics.PUBLISH_RETRIED.inc()
                 self._producer.poll(0.1)
         self._producer.poll(0)
 
@@ -334,9 +338,20 @@ def main(argv: list[str]) -> int:
     p.add_argument("file", help="JSON lines or CSV file ('-' for stdin)")
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
     p.add_argument("--topic", help="default: CB_TOPIC_PAYMENTS")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics (sent, failed, retried) on this port while publishing",
+    )
     args = p.parse_args(argv)
     fmt = args.format or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
     settings = load()
+    if args.metrics_port:
+        try:
+            metrics.serve(args.metrics_port, settings.metrics_bind)
+        except OSError as exc:
+            print(f"chainbreaker publish: cannot serve metrics: {exc.strerror}", file=sys.stderr)
+            return 2
 
     total = None
     try:

@@ -31,6 +31,10 @@ from streams.settings import Settings, load
 log = logging.getLogger("chainbreaker.router")
 
 TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
+# Analysts read the case streams through this consumer group (issue #4); the queue metrics
+# report its pending entries, and 0 while it does not exist.
+ANALYSTS_GROUP = "analysts"
+QUEUE_METRICS_INTERVAL_S = 5.0
 
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -102,6 +106,87 @@ class CaseQueues:
         return out
 
 
+def _entry_ms(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+def _field(info: dict, name: str):
+    return info.get(name, info.get(name.encode()))
+
+
+class CaseQueueMetrics:
+    """Depth, pending entries and oldest open case per institution's stream, on a timer.
+
+    Runs on its own thread and Redis connection, every `interval` seconds, so routing never
+    waits for it. A case is open until the analysts group acknowledges it: pending (read, not
+    acknowledged) or not yet delivered to the group. While the group does not exist, every
+    entry counts as open and the pending count is 0.
+    """
+
+    def __init__(
+        self, client: redis.Redis, settings: Settings, interval: float = QUEUE_METRICS_INTERVAL_S
+    ) -> None:
+        self._redis = client
+        self._settings = settings
+        self.interval = interval
+
+    def refresh(self, now_ms: int | None = None) -> None:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        members = self._redis.smembers(institutions_key(self._settings))
+        institutions = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        length: dict[str, int] = {}
+        pending: dict[str, int] = {}
+        age: dict[str, float] = {}
+        for institution in institutions:
+            stream = self._settings.case_stream(institution)
+            depth, entry_pending, oldest = self._stream_state(stream)
+            label = metrics.institution_label(institution)  # capped: the rest folds to "other"
+            length[label] = length.get(label, 0) + depth
+            pending[label] = pending.get(label, 0) + entry_pending
+            seconds = max(now_ms - oldest, 0) / 1000 if oldest is not None else 0.0
+            age[label] = max(age.get(label, 0.0), seconds)
+        for label in length:
+            metrics.CASE_QUEUE_LENGTH.labels(label).set(length[label])
+            metrics.CASE_QUEUE_PENDING.labels(label).set(pending[label])
+            metrics.CASE_QUEUE_OLDEST_AGE.labels(label).set(age[label])
+
+    def _stream_state(self, stream: str) -> tuple[int, int, int | None]:
+        """(XLEN, pending entries of the analysts group, ms of the oldest open case)."""
+        client = self._redis
+        depth = client.xlen(stream)
+        if depth == 0:
+            return 0, 0, None
+        try:
+            groups = client.xinfo_groups(stream)
+        except redis.ResponseError:  # the stream went away between SMEMBERS and here
+            return 0, 0, None
+        group = next((g for g in groups if _field(g, "name") in (ANALYSTS_GROUP,
+                      ANALYSTS_GROUP.encode())), None)  # fmt: skip
+        if group is None:
+            first = client.xrange(stream, count=1)
+            return depth, 0, _entry_ms(first[0][0]) if first else None
+        candidates = []
+        summary = client.xpending(stream, ANALYSTS_GROUP)
+        entry_pending = int(summary.get("pending") or 0)
+        if entry_pending and summary.get("min"):
+            candidates.append(_entry_ms(summary["min"]))
+        last = _field(group, "last-delivered-id")
+        last = last.decode() if isinstance(last, bytes) else str(last or "0-0")
+        undelivered = client.xrange(stream, min=f"({last}", count=1)
+        if undelivered:
+            candidates.append(_entry_ms(undelivered[0][0]))
+        return depth, entry_pending, min(candidates) if candidates else None
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.refresh()
+            except redis.RedisError as exc:
+                log.warning("case queue metrics: %s", type(exc).__name__)
+            stop.wait(self.interval)
+
+
 class CaseRouter:
     """Consume alerts, enqueue them, then commit: at-least-once in, exactly-once out."""
 
@@ -113,6 +198,9 @@ class CaseRouter:
             redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5), settings
         )
         self.stop_event = threading.Event()
+        self.queue_metrics = CaseQueueMetrics(
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5), settings
+        )
         self._dead_letters = Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -136,6 +224,12 @@ class CaseRouter:
         return consumer
 
     def run(self) -> None:
+        threading.Thread(
+            target=self.queue_metrics.run,
+            args=(self.stop_event,),
+            name="case-queue-metrics",
+            daemon=True,
+        ).start()
         consumer = self._consumer()
         try:
             while not self.stop_event.is_set():

@@ -101,6 +101,9 @@ class Settings:
     kafka_version: str
     kafka_heap: str
     kafka_cache_dir: Path
+    # Optional local Prometheus (Debian's package), scraping the worker's metrics port.
+    prometheus: bool
+    prometheus_port: int
     # Topics.
     topic_payments: str
     topic_alerts: str
@@ -142,6 +145,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     redis_port = _port("CB_REDIS_PORT", 16379, env)
     if controller_port == kafka_port:
         raise ConfigError("CB_KAFKA_CONTROLLER_PORT must differ from CB_KAFKA_PORT")
+    prometheus_port = _port("CB_PROMETHEUS_PORT", 19090, env)
 
     bootstrap = _env("CB_KAFKA_BOOTSTRAP", env)
     if bootstrap is not None:
@@ -183,6 +187,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         kafka_cache_dir=Path(
             _str("CB_KAFKA_CACHE_DIR", str(Path.home() / ".cache" / "chainbreaker"), env)
         ).resolve(),
+        prometheus=_bool("CB_PROMETHEUS", False, env),
+        prometheus_port=prometheus_port,
         topic_payments=_str("CB_TOPIC_PAYMENTS", "payments", env),
         topic_alerts=_str("CB_TOPIC_ALERTS", "alerts", env),
         topic_dead_letter=_str("CB_TOPIC_DEAD_LETTER", "payments-dlq", env),

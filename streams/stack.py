@@ -7,6 +7,9 @@ available, so the stack is built from parts a Debian box already has or can fetc
   (outside the repository, shared by every checkout) rather than from a downloaded tarball,
   because Maven Central is reachable where the Apache download mirrors may not be.
 * Redis is Debian's ``redis-server``, installed with apt-get when it is missing.
+* Prometheus (optional: ``stack up --with-prometheus`` or ``CB_PROMETHEUS=true``) is Debian's
+  ``prometheus`` package, installed the same way, scraping the worker's ``CB_METRICS_PORT``
+  with the alert rules of ``ops/prometheus/rules.yml``.
 
 Both services run detached in their own session, so they outlive the shell or the pytest run
 that started them; their pid files live under ``CB_STACK_DIR`` and are trusted only after
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 KAFKA = "kafka"
 REDIS = "redis"
+PROMETHEUS = "prometheus"
 
 # Deadlines. Kafka's first start formats storage and warms a JVM on a 2-core box; Redis is
 # ready in milliseconds unless it replays a large append-only file.
@@ -54,7 +58,9 @@ KAFKA_READY_TIMEOUT_S = 90.0
 REDIS_READY_TIMEOUT_S = 20.0
 EXTERNAL_CHECK_TIMEOUT_S = 15.0
 STATUS_CHECK_TIMEOUT_S = 3.0
-STOP_TIMEOUT_S = {KAFKA: 30.0, REDIS: 15.0}
+PROMETHEUS_READY_TIMEOUT_S = 30.0
+PROMETHEUS_SCRAPE_INTERVAL = "5s"
+STOP_TIMEOUT_S = {KAFKA: 30.0, REDIS: 15.0, PROMETHEUS: 15.0}
 KILL_TIMEOUT_S = 5.0
 LOG_TAIL_LINES = 30
 
@@ -130,10 +136,12 @@ class StackReport:
             where = "external" if svc.external else "local"
             pid = f"pid {svc.pid}" if svc.pid else "-"
             lines.append(
-                f"{svc.name:<6} {state:<8} {pid:<11} {where:<9} {svc.address}  ({svc.action})"
+                f"{svc.name:<10} {state:<8} {pid:<11} {where:<9} {svc.address}  ({svc.action})"
             )
             if svc.log is not None and svc.running and not svc.external:
-                lines.append(f"{'':<6} log: {svc.log}")
+                lines.append(f"{'':<10} log: {svc.log}")
+            if svc.name == PROMETHEUS and svc.running:
+                lines.append(f"{'':<10} graphs: {svc.address}/graph  alerts: {svc.address}/alerts")
         lines.append(f"{self.command} took {self.elapsed_s:.1f} s")
         return "\n".join(lines)
 
@@ -159,6 +167,11 @@ class _Paths:
     redis_conf: Path
     redis_log: Path
     redis_pid: Path
+    prometheus_dir: Path
+    prometheus_config: Path
+    prometheus_data: Path
+    prometheus_log: Path
+    prometheus_pid: Path
 
 
 def _paths(s: Settings) -> _Paths:
@@ -179,15 +192,20 @@ def _paths(s: Settings) -> _Paths:
         redis_conf=redis_dir / "redis.conf",
         redis_log=redis_dir / "redis.log",
         redis_pid=redis_dir / "redis.pid",
+        prometheus_dir=root / "prometheus",
+        prometheus_config=root / "prometheus" / "prometheus.yml",
+        prometheus_data=root / "prometheus" / "data",
+        prometheus_log=root / "prometheus" / "prometheus.log",
+        prometheus_pid=root / "prometheus" / "prometheus.pid",
     )
 
 
 def _pid_file(service: str, p: _Paths) -> Path:
-    return p.kafka_pid if service == KAFKA else p.redis_pid
+    return {KAFKA: p.kafka_pid, REDIS: p.redis_pid, PROMETHEUS: p.prometheus_pid}[service]
 
 
 def _log_file(service: str, p: _Paths) -> Path:
-    return p.kafka_log if service == KAFKA else p.redis_log
+    return {KAFKA: p.kafka_log, REDIS: p.redis_log, PROMETHEUS: p.prometheus_log}[service]
 
 
 @contextlib.contextmanager
@@ -252,6 +270,8 @@ def _is_ours(pid: int, service: str, p: _Paths) -> bool:
         return False
     if service == KAFKA:
         return "kafka.Kafka" in argv and str(p.kafka_props) in argv
+    if service == PROMETHEUS:
+        return argv[0].endswith("prometheus") and f"--config.file={p.prometheus_config}" in argv
     if "redis-server" not in argv[0]:
         return False
     try:
@@ -296,7 +316,7 @@ def _listener_pid(port: int) -> int | None:
 
 
 def _service_port(service: str, s: Settings) -> int:
-    return s.kafka_port if service == KAFKA else s.redis_port
+    return {KAFKA: s.kafka_port, REDIS: s.redis_port, PROMETHEUS: s.prometheus_port}[service]
 
 
 def _running_pid(service: str, s: Settings, p: _Paths) -> tuple[int | None, bool]:
@@ -911,35 +931,40 @@ def _redis_config(s: Settings, p: _Paths) -> str:
     )
 
 
-def _apt_prefix() -> list[str]:
+def _apt_prefix(
+    package: str = "redis-server", otherwise: str = "set CB_REDIS_URL to a running Redis"
+) -> list[str]:
     if os.geteuid() == 0:
         return []
     if shutil.which("sudo") is None:
         raise StackError(
-            "redis-server is not installed and installing it needs root: run "
-            "`apt-get install -y redis-server` as root, or set CB_REDIS_URL to a running Redis"
+            f"{package} is not installed and installing it needs root: run "
+            f"`apt-get install -y {package}` as root, or {otherwise}"
         )
     # Never hang on a password prompt nobody can see (CI, pytest): -n fails instead.
     return ["sudo"] if sys.stdin is not None and sys.stdin.isatty() else ["sudo", "-n"]
 
 
-def _redis_server() -> str:
-    """Path of redis-server, installing Debian's package when it is missing."""
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
-    )
+def _which(binary: str) -> str | None:
+    path = f"/usr/bin/{binary}"
+    return shutil.which(binary) or (path if os.access(path, os.X_OK) else None)
+
+
+def _apt_install(package: str, binary: str, otherwise: str, missing_hint: str) -> str:
+    """Path of binary, installing Debian's package with apt-get when it is missing."""
+    found = _which(binary)
     if found:
         return found
     if shutil.which("apt-get") is None:
         raise StackError(
-            "redis-server is not installed and apt-get is not available: install Redis 7 "
-            "(redis-server) with your package manager, or set CB_REDIS_URL to a running Redis"
+            f"{binary} is not installed and apt-get is not available: install {missing_hint} "
+            f"with your package manager, or {otherwise}"
         )
-    prefix = _apt_prefix()
+    prefix = _apt_prefix(package, otherwise)
     if prefix:  # sudo resets the environment; hand the variable through explicitly
         prefix = [*prefix, "env", "DEBIAN_FRONTEND=noninteractive"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*prefix, "apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
+    install = [*prefix, "apt-get", "install", "-y", "--no-install-recommends", package]
 
     def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
         try:
@@ -949,7 +974,7 @@ def _redis_server() -> str:
         except subprocess.TimeoutExpired:
             raise StackError(f"`{' '.join(argv)}` did not finish within 15 minutes") from None
 
-    log.info("redis-server not found; installing it with apt-get")
+    log.info("%s not found; installing %s with apt-get", binary, package)
     result = run(install)
     if result.returncode != 0:
         # A fresh image has no package lists, so apt cannot find the package at all.
@@ -961,15 +986,23 @@ def _redis_server() -> str:
             f"    {line}" for line in (result.stdout + result.stderr).splitlines()[-15:]
         )
         raise StackError(
-            f"could not install redis-server with apt-get (exit {result.returncode}); install "
-            f"it yourself (`apt-get install -y redis-server`) or set CB_REDIS_URL:\n{tail}"
+            f"could not install {package} with apt-get (exit {result.returncode}); install "
+            f"it yourself (`apt-get install -y {package}`) or {otherwise}:\n{tail}"
         )
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
-    )
+    found = _which(binary)
     if found is None:
-        raise StackError("apt-get installed redis-server but it is not on PATH (/usr/bin)")
+        raise StackError(f"apt-get installed {package} but {binary} is not on PATH (/usr/bin)")
     return found
+
+
+def _redis_server() -> str:
+    """Path of redis-server, installing Debian's package when it is missing."""
+    return _apt_install(
+        "redis-server",
+        "redis-server",
+        "set CB_REDIS_URL to a running Redis",
+        "Redis 7 (redis-server)",
+    )
 
 
 def _start_redis(s: Settings, p: _Paths, binary: str) -> subprocess.Popen[bytes]:
@@ -977,6 +1010,139 @@ def _start_redis(s: Settings, p: _Paths, binary: str) -> subprocess.Popen[bytes]
     p.redis_conf.write_text(_redis_config(s, p))
     _rotate(p.redis_log)
     return _launch([binary, str(p.redis_conf)], p.redis_dir, p.redis_log, p.redis_pid)
+
+
+# --------------------------------------------------------------------------- Prometheus
+
+RULES_FILE = settings_module.PROJECT_ROOT / "ops" / "prometheus" / "rules.yml"
+
+
+def prometheus_binaries() -> tuple[str, str]:
+    """(prometheus, promtool), installing Debian's ``prometheus`` package when missing.
+
+    Debian's maintainer script tries to start its own service on :9090. There is no init
+    system to do that in a container or CI, and where there is one (policy-rc.d allowing it)
+    a listener on 9090 that only appeared during our install is stopped again: our instance
+    runs from CB_STACK_DIR with its own configuration and port.
+    """
+    if _which("prometheus") and _which("promtool"):
+        return _which("prometheus"), _which("promtool")  # type: ignore[return-value]
+    before = _listener_pid(9090)
+    hint = "Prometheus 2.x (prometheus, promtool)"
+    binary = _apt_install("prometheus", "prometheus", "start Prometheus yourself", hint)
+    after = _listener_pid(9090)
+    if after is not None and after != before and _cmdline(after)[:1] == [binary]:
+        log.info("stopping the Prometheus service the Debian package started (pid %d)", after)
+        with contextlib.suppress(StackError):
+            _stop_pid(after, PROMETHEUS, STOP_TIMEOUT_S[PROMETHEUS])
+    promtool = _which("promtool")
+    if promtool is None:
+        raise StackError("apt-get installed prometheus but promtool is not on PATH (/usr/bin)")
+    return binary, promtool
+
+
+def prometheus_config(
+    s: Settings, *, interval: str = PROMETHEUS_SCRAPE_INTERVAL, rules: Path = RULES_FILE
+) -> str:
+    """prometheus.yml scraping the worker (or standalone router) on CB_METRICS_PORT."""
+    return "\n".join(
+        [
+            "# Generated by chainbreaker's streams/stack.py on every start; edits are lost.",
+            "global:",
+            f"  scrape_interval: {interval}",
+            f"  evaluation_interval: {interval}",
+            "rule_files:",
+            f"  - {json.dumps(str(rules))}",
+            "scrape_configs:",
+            "  - job_name: chainbreaker-worker",
+            "    static_configs:",
+            f'      - targets: ["127.0.0.1:{s.metrics_port}"]',
+            "",
+        ]
+    )
+
+
+def prometheus_argv(binary: str, config: Path, data: Path, port: int) -> list[str]:
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=7d",
+        "--web.enable-lifecycle",
+    ]
+
+
+def prometheus_url(s: Settings) -> str:
+    return f"http://127.0.0.1:{s.prometheus_port}"
+
+
+def _await_prometheus(
+    url: str, timeout: float, child: subprocess.Popen[bytes] | None, log_path: Path
+) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last = "nothing answered yet"
+    while True:
+        if child is not None and child.poll() is not None:
+            raise StackError(
+                f"Prometheus exited during startup (exit code {child.returncode}); "
+                f"last lines of {log_path}:\n{_tail(log_path)}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+                last = f"HTTP {resp.status}"
+        except OSError as exc:
+            last = str(exc)
+        if time.monotonic() >= deadline:
+            raise StackError(
+                f"Prometheus at {url} was not ready within {timeout:.0f} s (last error: "
+                f"{last}); last lines of {log_path}:\n{_tail(log_path)}"
+            )
+        time.sleep(0.1)
+
+
+def _up_prometheus(s: Settings, p: _Paths) -> ServiceStatus:
+    """Start (or keep) our Prometheus; a changed scrape configuration is reloaded in place."""
+    config = prometheus_config(s)
+    pid, _stale = _running_pid(PROMETHEUS, s, p)
+    if pid is not None:
+        if f"--web.listen-address=127.0.0.1:{s.prometheus_port}" not in _cmdline(pid):
+            raise StackError(
+                f"Prometheus (pid {pid}) is running on another port than {s.prometheus_port} "
+                "(CB_PROMETHEUS_PORT); run `chainbreaker stack down` and then `up` again"
+            )
+        action = "already running"
+        if p.prometheus_config.read_text() != config:
+            p.prometheus_config.write_text(config)
+            os.kill(pid, signal.SIGHUP)  # Prometheus reloads its configuration on SIGHUP
+            action = "already running, configuration reloaded"
+        _await_prometheus(prometheus_url(s), PROMETHEUS_READY_TIMEOUT_S, None, p.prometheus_log)
+        return ServiceStatus(
+            PROMETHEUS, prometheus_url(s), False, True, pid, action, p.prometheus_log
+        )
+    if not _port_free(s.prometheus_port):
+        raise _port_in_use_error(s.prometheus_port, "CB_PROMETHEUS_PORT")
+    binary, _promtool = prometheus_binaries()
+    p.prometheus_dir.mkdir(parents=True, exist_ok=True)
+    p.prometheus_config.write_text(config)
+    _rotate(p.prometheus_log)
+    argv = prometheus_argv(binary, p.prometheus_config, p.prometheus_data, s.prometheus_port)
+    child = _launch(argv, p.prometheus_dir, p.prometheus_log, p.prometheus_pid)
+    try:
+        _await_prometheus(prometheus_url(s), PROMETHEUS_READY_TIMEOUT_S, child, p.prometheus_log)
+    except BaseException:
+        if child.poll() is None:
+            with contextlib.suppress(StackError):
+                _stop_pid(child.pid, PROMETHEUS, 10.0)
+        p.prometheus_pid.unlink(missing_ok=True)
+        raise
+    return ServiceStatus(
+        PROMETHEUS, prometheus_url(s), False, True, child.pid, "started", p.prometheus_log
+    )
 
 
 # --------------------------------------------------------------------------- drift
@@ -1038,8 +1204,11 @@ def up(
     *,
     kafka_timeout: float = KAFKA_READY_TIMEOUT_S,
     redis_timeout: float = REDIS_READY_TIMEOUT_S,
+    with_prometheus: bool | None = None,
 ) -> StackReport:
     """Start what is not running yet and return once everything answers.
+
+    Prometheus is started too when ``with_prometheus`` (default: CB_PROMETHEUS) is true.
 
     Idempotent: services that already run from this stack directory are left alone (reported
     as "already running", same pid) after a readiness check. All ports are checked before
@@ -1061,6 +1230,9 @@ def up(
         with _locked(p.lock):
             results.update(_up_local(s, p, local, kafka_timeout, redis_timeout))
     services = tuple(results[svc] for svc in (KAFKA, REDIS))
+    if s.prometheus if with_prometheus is None else with_prometheus:
+        with _locked(p.lock):
+            services += (_up_prometheus(s, p),)
     return StackReport("up", services, time.monotonic() - started_at)
 
 
@@ -1196,7 +1368,29 @@ def down(settings: Settings, wipe: bool = False) -> StackReport:
             service, ServiceStatus(service, _address(service, s), False, False, None, "not running")
         )
     services = tuple(results[svc] for svc in (KAFKA, REDIS))
+    prometheus = _down_prometheus(s, p, wipe)
+    if prometheus is not None:
+        services += (prometheus,)
     return StackReport("down", services, time.monotonic() - started_at)
+
+
+def _down_prometheus(s: Settings, p: _Paths, wipe: bool) -> ServiceStatus | None:
+    """Stop our Prometheus if it runs; None when there was none to report on."""
+    if not p.prometheus_dir.exists():
+        return None
+    pid, _stale = _running_pid(PROMETHEUS, s, p)
+    action = "not running"
+    if pid is not None:
+        action = _stop_pid(pid, PROMETHEUS, STOP_TIMEOUT_S[PROMETHEUS])
+    p.prometheus_pid.unlink(missing_ok=True)
+    if wipe:
+        shutil.rmtree(p.prometheus_dir, ignore_errors=True)
+        action += ", data wiped"
+        with contextlib.suppress(OSError):
+            p.root.rmdir()
+    if pid is None and not wipe and not s.prometheus:
+        return None
+    return ServiceStatus(PROMETHEUS, prometheus_url(s), False, False, None, action)
 
 
 def _wipe(s: Settings, p: _Paths) -> None:
@@ -1241,6 +1435,21 @@ def status(settings: Settings) -> StackReport:
                 service, address, False, pid is not None, pid, action, _log_file(service, p)
             )
         )
+    pid = None
+    if p.prometheus_dir.exists():
+        pid, _stale = _running_pid(PROMETHEUS, s, p)
+    if pid is not None or s.prometheus:
+        services.append(
+            ServiceStatus(
+                PROMETHEUS,
+                prometheus_url(s),
+                False,
+                pid is not None,
+                pid,
+                "running" if pid else "not running",
+                p.prometheus_log,
+            )
+        )
     return StackReport("status", tuple(services), time.monotonic() - started_at)
 
 
@@ -1255,7 +1464,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the local Kafka broker and Redis server on 127.0.0.1.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start Kafka and Redis (no-op if they already run)")
+    start = commands.add_parser("up", help="start Kafka and Redis (no-op if they already run)")
+    start.add_argument(
+        "--with-prometheus",
+        action="store_true",
+        help="also start Prometheus (Debian package) scraping the worker; or CB_PROMETHEUS=true",
+    )
     stop = commands.add_parser("down", help="stop them; data is kept")
     stop.add_argument(
         "--wipe", action="store_true", help="also delete the Kafka, Redis and worker data"
@@ -1272,7 +1486,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = settings_module.load()
         if args.command == "up":
-            report = up(s)
+            report = up(s, with_prometheus=args.with_prometheus or s.prometheus)
         elif args.command == "down":
             report = down(s, wipe=args.wipe)
         else:
@@ -1295,6 +1509,9 @@ __all__ = [
     "StackReport",
     "down",
     "main",
+    "prometheus_binaries",
+    "prometheus_config",
+    "prometheus_url",
     "status",
     "up",
     "wait_for_kafka",

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections import Counter
 from typing import Any
 
 import faust
@@ -36,6 +37,7 @@ log = logging.getLogger("chainbreaker.worker")
 
 TRIGGER_TS_HEADER = case_router.TRIGGER_TS_HEADER
 FETCH_MAX_WAIT_MS = 10
+METRICS_INTERVAL_S = 1.0
 
 
 def dead_letter_headers(reason: str, detail: str, message: Any) -> list[tuple[str, bytes]]:
@@ -47,6 +49,29 @@ def dead_letter_headers(reason: str, detail: str, message: Any) -> list[tuple[st
         ("cb-dlq-offset", str(message.offset).encode()),
         ("cb-dlq-at", str(int(time.time() * 1000)).encode()),
     ]
+
+
+class RebalanceSensor(faust.Sensor):
+    """Counts rebalances as Faust reports them (the app calls every sensor's hooks)."""
+
+    def on_rebalance_start(self, app: faust.App) -> dict:
+        metrics.REBALANCES.inc()
+        metrics.REBALANCING.set(1)
+        return {}
+
+    def on_rebalance_end(self, app: faust.App, state: dict) -> None:
+        metrics.REBALANCING.set(0)
+
+
+def table_keys(table: Any) -> int:
+    """RocksDB's estimate of the keys in a table's local partition stores (cheap: no scan)."""
+    total = 0
+    for db in list(getattr(table.data, "_dbs", {}).values()):
+        try:
+            total += int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
+        except Exception:  # a store closed by a rebalance in the meantime
+            continue
+    return total
 
 
 def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
@@ -124,7 +149,11 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
         newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
-        processed = duplicates = 0
+        duplicates = 0
+        # Metric increments are summed per batch: one labelled inc per key, not per event.
+        by_institution: Counter[str] = Counter()
+        hits: Counter[str] = Counter()
+        raised: Counter[tuple[str, str]] = Counter()
         for event in events:
             message = event.message
             started = time.perf_counter()
@@ -146,18 +175,23 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
                     await alerts_topic.send(
                         key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
                     )
-                    metrics.ALERTS.labels(record["typology"], record["severity"]).inc()
+                    raised[record["typology"], record["severity"]] += 1
             for hit in outcome.hits:
-                metrics.HITS.labels(hit.code).inc()
+                hits[hit.code] += 1
             if outcome.duplicate:
                 duplicates += 1
             else:
-                processed += 1
+                by_institution[parsed.institution_id] += 1
             metrics.PROCESSING.observe(time.perf_counter() - started)
         # One state write (one changelog record) per account per batch, not per event.
         for key, (event, state) in newest.items():
             table_op(event, table.__setitem__, key, state)
-        metrics.EVENTS.inc(processed)
+        for institution, count in by_institution.items():
+            metrics.EVENTS.labels(metrics.institution_label(institution)).inc(count)
+        for code, count in hits.items():
+            metrics.HITS.labels(code).inc(count)
+        for (typology, severity), count in raised.items():
+            metrics.ALERTS.labels(typology, severity).inc(count)
         if duplicates:
             metrics.DUPLICATES.inc(duplicates)
 
@@ -182,8 +216,71 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         if fetcher is not None and fetcher._fetch_max_wait_ms != FETCH_MAX_WAIT_MS:
             fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
 
+    exported_lag: set[tuple[str, str]] = set()
+
+    @app.timer(interval=METRICS_INTERVAL_S)
+    async def export_pipeline_metrics() -> None:
+        """Consumer lag per assigned payments partition and the size of the account state.
+
+        Only in-memory reads on the event loop: no broker round trip and no call into the
+        consumer's thread, which serves the fetches. Partitions this worker no longer owns
+        are removed, so a rebalance moves a partition's series to its new owner instead of
+        freezing it here. A failure is logged and skipped: metrics never stop the worker.
+        """
+        try:
+            export_lag()
+            metrics.TABLE_KEYS.labels(table.name).set(table_keys(table))
+        except Exception as exc:  # e.g. a partition revoked while we looked at it
+            log.debug("pipeline metrics skipped: %r", exc)
+
+    def export_lag() -> None:
+        consumer = app.consumer
+        read_offsets = app.monitor.tp_read_offsets  # last offset the stream took, per tp
+        committed = getattr(consumer, "_committed_offset", {})  # next offset, per tp
+        current: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
+            if tp.topic != settings.topic_payments:
+                continue
+            highwater = consumer.highwater(tp)  # from the last fetch response
+            read = read_offsets.get(tp)
+            # The monitor keeps a read offset across a revoke and re-assignment, so the
+            # committed offset (sought to on assignment) wins when it is further.
+            candidates = (None if read is None else read + 1, committed.get(tp))
+            known = [o for o in candidates if o is not None]
+            if highwater is None or not known:
+                continue
+            labels = (tp.topic, str(tp.partition))
+            metrics.CONSUMER_LAG.labels(*labels).set(max(highwater - max(known), 0))
+            current.add(labels)
+        for labels in exported_lag - current:
+            metrics.CONSUMER_LAG.remove(*labels)
+        exported_lag.clear()
+        exported_lag.update(current)
+
+    tables = app.tables  # created here, on the main thread, before any scrape
+
+    def recovery_probe() -> tuple[bool, int, int]:
+        """Runs on the metrics HTTP thread: read only, never create. (`tables.recovery` is
+        built lazily; building it from this thread raced the event loop and hung startup.)"""
+        recovery = tables._recovery
+        if recovery is None:
+            return False, 0, 0
+        return (
+            bool(recovery.in_recovery),
+            recovery.active_remaining_total(),
+            recovery.standby_remaining_total(),
+        )
+
+    metrics.RECOVERY.probe = recovery_probe
+    app.sensors.add(RebalanceSensor())
+
     @app.agent(payments, concurrency=1)
     async def detect(stream: faust.StreamT) -> None:
+        if settings.batch_max == 1:
+            async for event in stream.events():
+                await process_batch([event])
+            return
+        # Batches: one state write per account per batch (CB_BATCH_MAX=1 is one at a time).
         within = settings.batch_within_ms / 1000
         async for events in stream.take_events(settings.batch_max, within=within):
             await process_batch(events)

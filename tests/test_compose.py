@@ -181,3 +181,86 @@ def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:
             source = str(volume).split(":", 1)[0]
             if not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
+
+
+# --- observability: Prometheus, Grafana and the standalone router (issue #5) -----------------
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """container path -> host path (bind mounts) or volume name."""
+    out = {}
+    for volume in service.get("volumes") or []:
+        source, target = str(volume).split(":")[:2]
+        out[target] = source
+    return out
+
+
+def test_prometheus_and_grafana_services(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["image"].startswith("prom/prometheus:v")
+    assert grafana["image"].startswith("grafana/grafana:")
+    # The same host port as the local stack's Prometheus (CB_PROMETHEUS_PORT).
+    assert _published(prometheus)[9090] == ("127.0.0.1", settings.load({}).prometheus_port)
+    assert _published(grafana)[3000][0] == "127.0.0.1"
+    # Configuration and rules come from the repository, read-only; data in named volumes.
+    prom_mounts = _mounts(prometheus)
+    config_path = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_in_container = config_path.split("=", 1)[1]
+    assert prom_mounts[config_in_container] == "./ops/prometheus/prometheus.yml"
+    config = yaml.safe_load((ROOT / "ops/prometheus/prometheus.yml").read_text())
+    for rule_file in config["rule_files"]:
+        assert (ROOT / prom_mounts[rule_file].removeprefix("./")).is_file(), rule_file
+    tsdb = next(a for a in prometheus["command"] if a.startswith("--storage.tsdb.path="))
+    assert prom_mounts[tsdb.split("=", 1)[1]] in compose["volumes"]
+
+    graf_mounts = _mounts(grafana)
+    assert graf_mounts["/etc/grafana/provisioning"] == "./grafana/provisioning"
+    provider = yaml.safe_load(
+        (ROOT / "grafana/provisioning/dashboards/chainbreaker.yml").read_text()
+    )
+    path = provider["providers"][0]["options"]["path"]
+    assert (ROOT / graf_mounts[path].removeprefix("./")).is_dir()
+    assert list((ROOT / graf_mounts[path].removeprefix("./")).glob("*.json"))
+    home = _env(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (ROOT / graf_mounts[path].removeprefix("./") / home.rsplit("/", 1)[1]).is_file()
+    assert graf_mounts["/var/lib/grafana"] in compose["volumes"]
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    for name in ("prometheus", "grafana", "router", "worker"):
+        test = services[name]["healthcheck"]["test"]
+        assert test[0] in ("CMD", "CMD-SHELL")
+
+
+def test_grafana_datasource_points_at_the_prometheus_service(compose: dict[str, Any]) -> None:
+    provisioning = ROOT / "grafana/provisioning/datasources/prometheus.yml"
+    datasource = yaml.safe_load(provisioning.read_text())["datasources"][0]
+    host, port = datasource["url"].removeprefix("http://").split(":")
+    assert host in compose["services"] and host == "prometheus"
+    assert int(port) in _published(compose["services"][host])
+    assert datasource["uid"] == "prometheus"  # the dashboards refer to it by this uid
+
+
+def test_prometheus_scrapes_worker_and_router(
+    compose: dict[str, Any], defaults: settings.Settings
+) -> None:
+    services = compose["services"]
+    config = yaml.safe_load((ROOT / "ops/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for job, service in (("chainbreaker-worker", "worker"), ("chainbreaker-router", "router")):
+        targets = [t for sc in jobs[job]["static_configs"] for t in sc["targets"]]
+        assert targets == [f"{service}:{defaults.metrics_port}"]
+        loaded = settings.load(_env(services[service]))
+        assert loaded.metrics_port == defaults.metrics_port
+        assert loaded.metrics_bind == "0.0.0.0"  # reachable from the Prometheus container
+
+
+def test_router_runs_on_its_own(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["router"]["command"] == ["chainbreaker", "router"]
+    assert services["router"]["image"] == services["worker"]["image"]
+    # Exactly one router: the worker's embedded one is off.
+    assert settings.load(_env(services["worker"])).embedded_router is False
+    assert (
+        settings.load(_env(services["router"])).app_id
+        == settings.load(_env(services["worker"])).app_id
+    )

@@ -13,6 +13,7 @@ import redis
 from confluent_kafka import Consumer
 
 from schemas.codec import SOE_MAGIC, AvroCodec
+from streams.topics import consumer_lag
 from tests.support import (
     HOUR_MS,
     WorkerProcess,
@@ -23,6 +24,7 @@ from tests.support import (
     payment,
     producer,
     settings_for,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -163,6 +165,14 @@ def test_killed_worker_restores_state_from_changelog_and_opens_no_duplicate_case
     publish(settings, before)
     first.wait_metric("chainbreaker_events_processed_total", len(before))
     first.wait_metric("chainbreaker_indicator_hits_total", 1)  # late-night cash, no alert yet
+    # Kill after the first offset commit. Killed before it, the restarted Faust worker stalled
+    # after changelog recovery in about half the runs (README, "Known issues"); that is a
+    # separate, open bug, not what this test is about.
+    wait_for(
+        lambda: consumer_lag(settings, settings.app_id, settings.topic_payments) == 0,
+        30,
+        "the first worker's offset commit",
+    )
     first.kill()
     assert cases(settings) == []
 

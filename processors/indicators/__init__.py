@@ -1,12 +1,23 @@
 """The indicator catalog: one module per red flag, registered here by code."""
 
+from processors.indicators.ad_site_payments import AdSitePayments
+from processors.indicators.after_hours_adult_services import AfterHoursAdultServices
 from processors.indicators.base import Detector
+from processors.indicators.cash_front_business import CashFrontBusiness
 from processors.indicators.cash_in_wire_out import CashInWireOut
+from processors.indicators.crypto_small_multiples import CryptoSmallMultiples
+from processors.indicators.frequent_travel import FrequentTravel
 from processors.indicators.funnel_account import FunnelAccount
 from processors.indicators.hotel_multi_city import HotelMultiCity
+from processors.indicators.intel_identifier_match import IntelIdentifierMatch
 from processors.indicators.late_night_cash import LateNightCash
+from processors.indicators.low_payroll import LowPayroll
 from processors.indicators.many_small_payers import ManySmallPayers
+from processors.indicators.prepaid_burst import PrepaidBurst
+from processors.indicators.ride_share_burst import RideShareBurst
 from processors.indicators.structuring import Structuring
+from processors.indicators.sustaining_spend import SustainingSpend
+from processors.indicators.unlicensed_recruiter import UnlicensedRecruiter
 from processors.indicators.wage_capture import WageCapture
 
 CATALOG: dict[str, type[Detector]] = {
@@ -19,6 +30,17 @@ CATALOG: dict[str, type[Detector]] = {
         CashInWireOut,
         WageCapture,
         FunnelAccount,
+        AdSitePayments,
+        FrequentTravel,
+        RideShareBurst,
+        SustainingSpend,
+        AfterHoursAdultServices,
+        CryptoSmallMultiples,
+        PrepaidBurst,
+        IntelIdentifierMatch,
+        CashFrontBusiness,
+        LowPayroll,
+        UnlicensedRecruiter,
     )
 }
 
