@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test setup stack-up stack-down stack-status lint format bench clean
 
-demo: setup stack-up                 ## stack + worker + simulated traffic, printing alerts
-	$(BIN)/chainbreaker demo
+# The demo also runs Prometheus (Debian package) against the worker; CB_PROMETHEUS=false skips it.
+demo: setup                          ## stack + worker + simulated traffic, printing alerts
+	CB_PROMETHEUS=$${CB_PROMETHEUS:-true} $(BIN)/chainbreaker demo
 
 test: setup stack-up                 ## lint, unit and integration tests against the real stack
 	$(BIN)/ruff check .
