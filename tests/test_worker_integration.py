@@ -64,6 +64,21 @@ def worker_env(stack, tmp_path):
     return isolated_env(tmp_path)
 
 
+@pytest.fixture
+def spawn(tmp_path):
+    """Start workers that are always stopped at teardown, even when the test fails."""
+    started: list[WorkerProcess] = []
+
+    def _spawn(env: dict[str, str], log_name: str) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / log_name)
+        started.append(worker)
+        return worker.start()
+
+    yield _spawn
+    for worker in started:
+        worker.stop()
+
+
 def test_payments_become_one_case_on_the_institution_queue(worker_env, tmp_path):
     settings = settings_for(worker_env)
     worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
@@ -156,12 +171,12 @@ def test_bad_input_goes_to_dead_letter_with_reason_and_worker_keeps_going(worker
 
 
 def test_killed_worker_restores_state_from_changelog_and_opens_no_duplicate_case(
-    worker_env, tmp_path
+    worker_env, tmp_path, spawn
 ):
     settings = settings_for(worker_env)
     ring = ring_events("kill")
     before, trigger = ring[:-1], ring[-1]  # everything but the third hotel city
-    first = WorkerProcess(worker_env, tmp_path / "w1.log").start()
+    first = spawn(worker_env, "w1.log")
     publish(settings, before)
     first.wait_metric("chainbreaker_events_processed_total", len(before))
     first.wait_metric("chainbreaker_indicator_hits_total", 1)  # late-night cash, no alert yet
@@ -178,7 +193,7 @@ def test_killed_worker_restores_state_from_changelog_and_opens_no_duplicate_case
 
     # A fresh local state directory: the state can only come back from the changelog topic.
     env2 = {**worker_env, "CB_STATE_DIR": str(tmp_path / "state-2")}
-    second = WorkerProcess(env2, tmp_path / "w2.log").start()
+    second = spawn(env2, "w2.log")
     publish(settings, [trigger])
     second.wait_metric("chainbreaker_cases_enqueued_total", 1)
     queued = cases(settings)
@@ -191,13 +206,10 @@ def test_killed_worker_restores_state_from_changelog_and_opens_no_duplicate_case
     # the offset commit). Whether the restored state already holds it (a duplicate, re-emitted)
     # or not (applied again), the alert comes out with the same id and the queue must not grow.
     env3 = {**worker_env, "CB_STATE_DIR": str(tmp_path / "state-3")}
-    third = WorkerProcess(env3, tmp_path / "w3.log").start()
-    try:
-        publish(settings, [trigger])
-        third.wait_metric("chainbreaker_case_duplicates_total", 1)
-        seen = third.metric("chainbreaker_duplicate_events_total")
-        seen += third.metric("chainbreaker_events_processed_total")
-        assert seen >= 1
-        assert len(cases(settings)) == 1
-    finally:
-        third.stop()
+    third = spawn(env3, "w3.log")
+    publish(settings, [trigger])
+    third.wait_metric("chainbreaker_case_duplicates_total", 1)
+    seen = third.metric("chainbreaker_duplicate_events_total")
+    seen += third.metric("chainbreaker_events_processed_total")
+    assert seen >= 1
+    assert len(cases(settings)) == 1
