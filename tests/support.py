@@ -193,3 +193,21 @@ def night_atm(event_id: str, day_start_ms: int, account: str = "acct-1") -> dict
 def midnight_days_ago(days: int) -> int:
     now = int(time.time() * 1000)
     return (now // (24 * HOUR_MS) - days) * 24 * HOUR_MS
+
+
+def card_record(event_id: str, t: int, **over) -> dict:
+    """A minimal valid payment record (a $50 card payment) for detector unit tests."""
+    base = {
+        "event_id": event_id,
+        "event_time": t,
+        "utc_offset_minutes": 0,
+        "institution_id": "bank-1",
+        "account_id": "acct-1",
+        "customer_id": "cust-1",
+        "direction": "DEBIT",
+        "channel": "CARD_PRESENT",
+        "amount_minor": 5_000,
+        "currency": "USD",
+    }
+    base.update(over)
+    return base

@@ -21,28 +21,12 @@ from processors.indicators.structuring import Structuring
 from processors.model import IndicatorHit
 from processors.state import AccountState
 from processors.validation import to_event
+from tests.support import card_record as rec
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a midnight in UTC
 NOW = T0 + 60 * DAY  # every event below is in the past relative to "now"
-
-
-def rec(event_id: str, t: int, **over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "event_id": event_id,
-        "event_time": t,
-        "utc_offset_minutes": 0,
-        "institution_id": "bank-1",
-        "account_id": "acct-1",
-        "customer_id": "cust-1",
-        "direction": "DEBIT",
-        "channel": "CARD_PRESENT",
-        "amount_minor": 5_000,
-        "currency": "USD",
-    }
-    base.update(over)
-    return base
 
 
 def hotel(event_id: str, t: int, city: str, mcc: str = "7011", **over: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from processors.indicators.base import MAX_SLOT_ENTRIES
 from processors.model import IndicatorHit, Typology
 from processors.state import AccountState
 from processors.validation import to_event
+from tests.support import card_record as rec
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -43,23 +44,6 @@ NEW_CODES = (
     "LOW_PAYROLL",
     "UNLICENSED_RECRUITER",
 )
-
-
-def rec(event_id: str, t: int, **over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "event_id": event_id,
-        "event_time": t,
-        "utc_offset_minutes": 0,
-        "institution_id": "bank-1",
-        "account_id": "acct-1",
-        "customer_id": "cust-1",
-        "direction": "DEBIT",
-        "channel": "CARD_PRESENT",
-        "amount_minor": 5_000,
-        "currency": "USD",
-    }
-    base.update(over)
-    return base
 
 
 def card(event_id: str, t: int, mcc: str, amount_minor: int = 5_000, **over: Any) -> dict:
