@@ -8,6 +8,7 @@ event never stops the stream and never disappears.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from processors.engine import Engine
@@ -17,6 +18,20 @@ from processors.state import AccountState
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, DecodeError, codec_for
 from streams.settings import Settings
+
+
+def dead_letter_headers(
+    reason: str, detail: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    """The headers every dead letter carries, from the worker and the case router alike."""
+    return [
+        ("cb-dlq-reason", reason.encode()),
+        ("cb-dlq-detail", detail.encode()[:1000]),
+        ("cb-dlq-topic", str(topic).encode()),
+        ("cb-dlq-partition", str(partition).encode()),
+        ("cb-dlq-offset", str(offset).encode()),
+        ("cb-dlq-at", str(int(time.time() * 1000)).encode()),
+    ]
 
 
 @dataclass(slots=True)

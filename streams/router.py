@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from schemas.codec import codec_for
 from streams import metrics
+from streams.pipeline import dead_letter_headers
 from streams.settings import Settings, load
 
 log = logging.getLogger("chainbreaker.router")
@@ -264,11 +265,14 @@ class CaseRouter:
                     self.settings.topic_dead_letter,
                     key=message.key(),
                     value=message.value(),
-                    headers={"cb-dlq-reason": "undecodable", "cb-dlq-detail": f"alert: {exc}"[:500],
-                             "cb-dlq-topic": message.topic(),
-                             "cb-dlq-partition": str(message.partition()),
-                             "cb-dlq-offset": str(message.offset())},
-                )  # fmt: skip
+                    headers=dead_letter_headers(
+                        "undecodable",
+                        f"alert: {exc}",
+                        message.topic(),
+                        message.partition(),
+                        message.offset(),
+                    ),
+                )
                 continue
             headers = dict(message.headers() or [])
             raw = headers.get(TRIGGER_TS_HEADER)

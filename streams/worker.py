@@ -29,7 +29,7 @@ from processors import rules as rules_mod
 from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
-from streams.pipeline import DeadLetter, PaymentPipeline
+from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
@@ -38,17 +38,6 @@ log = logging.getLogger("chainbreaker.worker")
 TRIGGER_TS_HEADER = case_router.TRIGGER_TS_HEADER
 FETCH_MAX_WAIT_MS = 10
 METRICS_INTERVAL_S = 1.0
-
-
-def dead_letter_headers(reason: str, detail: str, message: Any) -> list[tuple[str, bytes]]:
-    return [
-        ("cb-dlq-reason", reason.encode()),
-        ("cb-dlq-detail", detail.encode()[:1000]),
-        ("cb-dlq-topic", str(message.topic).encode()),
-        ("cb-dlq-partition", str(message.partition).encode()),
-        ("cb-dlq-offset", str(message.offset).encode()),
-        ("cb-dlq-at", str(int(time.time() * 1000)).encode()),
-    ]
 
 
 class RebalanceSensor(faust.Sensor):
@@ -118,7 +107,9 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         await dead_letters.send(
             key=message.key,
             value=message.value,
-            headers=dead_letter_headers(reason, detail, message),
+            headers=dead_letter_headers(
+                reason, detail, message.topic, message.partition, message.offset
+            ),
         )
 
     def table_op(event: Any, op, *args):

@@ -8,6 +8,7 @@ a stream length) with a deadline, never a fixed sleep.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -211,3 +212,16 @@ def card_record(event_id: str, t: int, **over) -> dict:
     }
     base.update(over)
     return base
+
+
+def mentions(text: str, number: float) -> bool:
+    """``number`` appears in ``text`` as a number of its own (3 is not found in 30 or 0.3)."""
+    return re.search(rf"(?<![\d.]){number:g}(?![\d])", text) is not None
+
+
+def check_measured_hit(hit, measured: float, threshold: float, ids: list[str]) -> None:
+    """An indicator hit carries the measurement, threshold and evidence, and explains itself."""
+    assert hit.measured == measured
+    assert hit.threshold == threshold
+    assert sorted(hit.event_ids) == sorted(ids)
+    assert mentions(hit.explanation, measured), hit.explanation

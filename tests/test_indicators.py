@@ -7,7 +7,6 @@ with the default rule set and a fresh AccountState, like the worker does.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -22,6 +21,8 @@ from processors.model import IndicatorHit
 from processors.state import AccountState
 from processors.validation import to_event
 from tests.support import card_record as rec
+from tests.support import check_measured_hit as check_hit
+from tests.support import mentions
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -75,17 +76,6 @@ def run(records: list[dict], code: str, engine: Engine | None = None) -> list[In
         assert not result.duplicate
         out.extend(h for h in result.hits if h.code == code)
     return out
-
-
-def mentions(text: str, number: float) -> bool:
-    return re.search(rf"(?<![\d.]){number:g}(?![\d])", text) is not None
-
-
-def check_hit(hit: IndicatorHit, measured: float, threshold: float, ids: list[str]) -> None:
-    assert hit.measured == measured
-    assert hit.threshold == threshold
-    assert sorted(hit.event_ids) == sorted(ids)
-    assert mentions(hit.explanation, measured), hit.explanation
 
 
 # --------------------------------------------------------------------------- HOTEL_MULTI_CITY

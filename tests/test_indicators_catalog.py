@@ -9,7 +9,6 @@ AccountState, as the worker runs them.
 from __future__ import annotations
 
 import copy
-import re
 import sys
 from typing import Any
 
@@ -23,6 +22,7 @@ from processors.model import IndicatorHit, Typology
 from processors.state import AccountState
 from processors.validation import to_event
 from tests.support import card_record as rec
+from tests.support import check_measured_hit, mentions
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -76,15 +76,8 @@ def run(records: list[dict], code: str, engine: Engine | None = None) -> list[In
     return out
 
 
-def mentions(text: str, number: float) -> bool:
-    return re.search(rf"(?<![\d.]){number:g}(?![\d])", text) is not None
-
-
 def check_hit(hit: IndicatorHit, measured: float, threshold: float, ids: list[str]) -> None:
-    assert hit.measured == measured
-    assert hit.threshold == threshold
-    assert sorted(hit.event_ids) == sorted(ids)
-    assert mentions(hit.explanation, measured), hit.explanation
+    check_measured_hit(hit, measured, threshold, ids)
     assert mentions(hit.explanation, threshold), hit.explanation
 
 
