@@ -31,6 +31,7 @@ CONFLUENT_MAGIC = 0
 SCHEMA_VERSIONS: dict[str, tuple[str, ...]] = {
     "payment_event": ("payment_event.v1.avsc", "payment_event.avsc"),
     "alert": ("alert.avsc",),
+    "disposition": ("disposition.avsc",),
 }
 
 

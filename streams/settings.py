@@ -108,6 +108,11 @@ class Settings:
     topic_payments: str
     topic_alerts: str
     topic_dead_letter: str
+    topic_dispositions: str  # analysts' outcomes, keyed by account_id
+    topic_intel: str  # compacted shared-intelligence feed of keyed hashes
+    topic_rules: str  # compacted: the rule set in force
+    topic_identity_links: str  # payments re-keyed by shared identifier (repartition)
+    topic_account_signals: str  # cross-account findings, re-keyed back to the account
     partitions: int
     replication: int
     # Worker.
@@ -122,6 +127,9 @@ class Settings:
     batch_within_ms: int
     max_future_skew_s: int
     case_dedup_ttl_s: int
+    # Delivery: analyst feedback and case handling.
+    fp_suppress_hours: int
+    case_claim_idle_s: int
     # Avro framing and registry.
     schema_registry_url: str | None
     # Privacy: key for the keyed hashes of identifiers that producers of events compute.
@@ -192,6 +200,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         topic_payments=_str("CB_TOPIC_PAYMENTS", "payments", env),
         topic_alerts=_str("CB_TOPIC_ALERTS", "alerts", env),
         topic_dead_letter=_str("CB_TOPIC_DEAD_LETTER", "payments-dlq", env),
+        topic_dispositions=_str("CB_TOPIC_DISPOSITIONS", "dispositions", env),
+        topic_intel=_str("CB_TOPIC_INTEL", "intel", env),
+        topic_rules=_str("CB_TOPIC_RULES", "rules", env),
+        topic_identity_links=_str("CB_TOPIC_IDENTITY_LINKS", "identity-links", env),
+        topic_account_signals=_str("CB_TOPIC_ACCOUNT_SIGNALS", "account-signals", env),
         partitions=_int("CB_PARTITIONS", 4, env, 1, 1024),
         replication=_int("CB_REPLICATION", 1, env, 1, 5),
         app_id=app_id,
@@ -205,6 +218,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),
         case_dedup_ttl_s=_int("CB_CASE_DEDUP_TTL_S", 30 * 86_400, env, 60, 10 * 365 * 86_400),
+        fp_suppress_hours=_int("CB_FP_SUPPRESS_HOURS", 30 * 24, env, 0, 10 * 365 * 24),
+        case_claim_idle_s=_int("CB_CASE_CLAIM_IDLE_S", 900, env, 1, 30 * 86_400),
         schema_registry_url=registry,
         hash_key=hash_key,
         rules_file=Path(rules) if rules else None,

@@ -19,12 +19,24 @@ class TopicError(RuntimeError):
     pass
 
 
-def topic_specs(settings: Settings) -> dict[str, dict[str, str]]:
+def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
+    """name -> (partitions, config). Topics keyed by account share CB_PARTITIONS so an
+    account's payments, dispositions and signals meet its state on one partition."""
     week_ms = str(7 * 86_400_000)
+    month_ms = str(30 * 86_400_000)
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+    n = settings.partitions
     return {
-        settings.topic_payments: {"retention.ms": week_ms},
-        settings.topic_alerts: {"retention.ms": str(30 * 86_400_000)},
-        settings.topic_dead_letter: {"retention.ms": str(30 * 86_400_000)},
+        settings.topic_payments: (n, {"retention.ms": week_ms}),
+        settings.topic_alerts: (n, {"retention.ms": month_ms}),
+        settings.topic_dead_letter: (n, {"retention.ms": month_ms}),
+        settings.topic_dispositions: (n, {"retention.ms": str(365 * 86_400_000)}),
+        settings.topic_identity_links: (n, {"retention.ms": week_ms}),
+        settings.topic_account_signals: (n, {"retention.ms": week_ms}),
+        # Read whole by every worker: compaction keeps the latest entry per key, and a
+        # tombstone (null value) removes the key.
+        settings.topic_intel: (n, compacted),
+        settings.topic_rules: (1, compacted),  # one key, one partition: a total order
     }
 
 
@@ -33,15 +45,16 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     existing = admin.list_topics(timeout=timeout).topics
     wanted = topic_specs(settings)
-    for name in wanted:
-        if name in existing and len(existing[name].partitions) != settings.partitions:
+    for name, (partitions, _config) in wanted.items():
+        if name in existing and len(existing[name].partitions) != partitions:
             raise TopicError(
                 f"topic {name!r} exists with {len(existing[name].partitions)} partitions but "
-                f"CB_PARTITIONS is {settings.partitions}; use the existing count or a new topic"
+                f"needs {partitions} (CB_PARTITIONS is {settings.partitions}); use the "
+                "existing count or a new topic"
             )
     missing = [
-        NewTopic(name, settings.partitions, settings.replication, config=config)
-        for name, config in wanted.items()
+        NewTopic(name, partitions, settings.replication, config=config)
+        for name, (partitions, config) in wanted.items()
         if name not in existing
     ]
     if not missing:

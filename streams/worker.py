@@ -101,6 +101,10 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         value_type=bytes,
     )
     pipeline = PaymentPipeline(settings, rules)
+    # Every agent that reads and writes account-state holds this for its whole batch: a batch
+    # awaits sends between its read and its write, and another agent's write in between
+    # would be lost when the batch writes its copy back.
+    state_lock = asyncio.Lock()
 
     async def to_dead_letter(message: Any, reason: str, detail: str) -> None:
         metrics.DEAD_LETTERS.labels(reason).inc()
@@ -269,12 +273,14 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
     async def detect(stream: faust.StreamT) -> None:
         if settings.batch_max == 1:
             async for event in stream.events():
-                await process_batch([event])
+                async with state_lock:
+                    await process_batch([event])
             return
         # Batches: one state write per account per batch (CB_BATCH_MAX=1 is one at a time).
         within = settings.batch_within_ms / 1000
         async for events in stream.take_events(settings.batch_max, within=within):
-            await process_batch(events)
+            async with state_lock:
+                await process_batch(events)
 
     app.chainbreaker_table = table  # for tests and introspection
     return app
