@@ -15,6 +15,7 @@ COMMANDS = {
     "router": ("streams.router", "Run the case router alone (alerts -> Redis Streams)"),
     "publish": ("streams.publish", "Publish payment events from a JSON-lines or CSV file"),
     "simulate": ("streams.simulate", "Generate (or publish) simulated traffic with scenarios"),
+    "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
     "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
 }

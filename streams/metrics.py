@@ -81,6 +81,25 @@ END_TO_END = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 WORKER_UP = Gauge("chainbreaker_worker_started_timestamp_seconds", "When the worker started")
+RULE_SET = Gauge(
+    "chainbreaker_rule_set_info",
+    "1 for the rule-set version this worker applies now (one series at a time)",
+    ["version"],
+)
+RULE_RELOADS = Counter(
+    "chainbreaker_rule_set_reloads_total", "Rule sets taken from the rules topic while running"
+)
+RULE_REJECTED = Counter(
+    "chainbreaker_rule_set_rejected_total",
+    "Rule sets on the rules topic that failed validation (the one in force stayed)",
+)
+
+
+def set_rule_version(version: str) -> None:
+    RULE_SET.clear()
+    RULE_SET.labels(version).set(1)
+
+
 CONSUMER_LAG = Gauge(
     "chainbreaker_consumer_lag_messages",
     "Records in an assigned input partition not yet read by the worker (high water mark "

@@ -56,6 +56,12 @@ class PaymentPipeline:
         self.engine = Engine(rules)
         self._max_skew_ms = settings.max_future_skew_s * 1000
 
+    def use_rules(self, rules: RuleSet) -> None:
+        """Switch rule sets between batches (hot reload). Account state carries over: slots
+        are keyed by indicator code, and hits of indicators the new set disables stop
+        counting because scoring only weighs enabled codes."""
+        self.engine = Engine(rules)
+
     def parse(self, key: bytes | None, value: bytes | None, now_ms: int):
         """Decode and validate; returns the event or a DeadLetter."""
         if value is None:

@@ -30,6 +30,7 @@ from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
+from streams.rules_feed import RulesFeed
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
@@ -63,7 +64,9 @@ def table_keys(table: Any) -> int:
     return total
 
 
-def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
+def build_app(
+    settings: Settings, rules: rules_mod.RuleSet, rules_feed: RulesFeed | None = None
+) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -211,6 +214,23 @@ def build_app(settings: Settings, rules: rules_mod.RuleSet) -> faust.App:
         if fetcher is not None and fetcher._fetch_max_wait_ms != FETCH_MAX_WAIT_MS:
             fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
 
+    metrics.set_rule_version(rules.version)
+
+    @app.timer(interval=0.5)
+    async def apply_rule_updates() -> None:
+        """Hot reload: swap in a rule set the feed thread validated, between batches."""
+        if rules_feed is None:
+            return
+        new = rules_feed.take()
+        if new is None:
+            return
+        async with state_lock:
+            old = pipeline.engine.rules.version
+            pipeline.use_rules(new)
+        metrics.set_rule_version(new.version)
+        metrics.RULE_RELOADS.inc()
+        log.info("rule set %s now in force (was %s)", new.version, old)
+
     exported_lag: set[tuple[str, str]] = set()
 
     @app.timer(interval=METRICS_INTERVAL_S)
@@ -310,7 +330,18 @@ def main(argv: list[str]) -> int:
         )
         return 2
     metrics.WORKER_UP.set_to_current_time()
-    app = build_app(settings, rules)
+    # The fleet's rule set (the rules topic) supersedes CB_RULES_FILE, which only seeds it.
+    rules_feed = RulesFeed(settings, on_rejected=lambda _r: metrics.RULE_REJECTED.inc())
+    try:
+        published = rules_feed.catch_up()
+    except TimeoutError as exc:
+        print(f"chainbreaker worker: {exc}")
+        return 2
+    if published is not None:
+        log.info("rule set %s from %s supersedes %s", published.version,
+                 settings.topic_rules, rules.version)  # fmt: skip
+        rules = published
+    app = build_app(settings, rules, rules_feed.start())
     if settings.embedded_router:
         case_router.start_in_thread(settings)
     log.info(
