@@ -9,6 +9,7 @@ to start.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -86,6 +87,39 @@ def _host_port(name: str, value: str) -> None:
             raise ConfigError(f"{name} must be host:port[,host:port...], got {value!r}")
 
 
+_INSTITUTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _institution_id(name: str, value: str | None) -> str | None:
+    """Institution ids become Redis key names, ACL key patterns and usernames: no glob or
+    separator characters, so one institution's pattern can never match another's keys."""
+    if value is not None and not _INSTITUTION_ID.fullmatch(value):
+        raise ConfigError(
+            f"{name}: institution ids may hold letters, digits, '.', '_' and '-' (max 64), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _institutions(name: str, environ: dict[str, str]) -> tuple[str, ...]:
+    raw = _env(name, environ)
+    if raw is None:
+        return ("bank-us-01", "msb-us-02", "cu-ca-03")  # the simulator's institutions
+    if raw.lower() == "none":
+        return ()
+    ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for value in ids:
+        _institution_id(name, value)
+    return ids
+
+
+def _redis_url(name: str, environ: dict[str, str]) -> str | None:
+    value = _env(name, environ)
+    if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where Kafka and Redis are. Unset -> the project's own local stack on these ports.
@@ -136,6 +170,11 @@ class Settings:
     hash_key: str
     rules_file: Path | None
     log_level: str
+    # Institutions (issue #4): whose Redis ACL users `stack up` grants, and the case CLI's
+    # own credentials (an institution's URL, never the admin one).
+    institutions: tuple[str, ...] = ("bank-us-01", "msb-us-02", "cu-ca-03")
+    cases_redis_url: str | None = None
+    cases_institution: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -224,6 +263,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         hash_key=hash_key,
         rules_file=Path(rules) if rules else None,
         log_level=_choice("CB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), env),
+        institutions=_institutions("CB_INSTITUTIONS", env),
+        cases_redis_url=_redis_url("CB_CASES_REDIS_URL", env),
+        cases_institution=_institution_id(
+            "CB_CASES_INSTITUTION", _env("CB_CASES_INSTITUTION", env)
+        ),
     )
 
 

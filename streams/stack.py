@@ -1229,11 +1229,39 @@ def up(
     if local:
         with _locked(p.lock):
             results.update(_up_local(s, p, local, kafka_timeout, redis_timeout))
+            if REDIS in local and s.institutions:
+                _grant_institutions(s)
     services = tuple(results[svc] for svc in (KAFKA, REDIS))
     if s.prometheus if with_prometheus is None else with_prometheus:
         with _locked(p.lock):
             services += (_up_prometheus(s, p),)
     return StackReport("up", services, time.monotonic() - started_at)
+
+
+def _grant_institutions(s: Settings) -> None:
+    """Give each CB_INSTITUTIONS institution its Redis ACL user (streams/cases_acl.py).
+
+    Runtime ACL users do not survive a Redis restart (the stack runs without an aclfile), so
+    every `up` re-applies them from the stored credentials, passwords unchanged. Only for the
+    Redis we run: an external Redis's users are its operator's (`chainbreaker cases grant`).
+    """
+    import redis
+
+    from streams import cases_acl
+
+    try:
+        grants = cases_acl.grant_all(s)
+    except redis.RedisError as exc:
+        raise StackError(
+            f"Redis is up but granting the institutions' ACL users failed ({exc}); "
+            "check CB_INSTITUTIONS or set it to none"
+        ) from None
+    where = cases_acl.credentials_path(s, "x").parent
+    log.info(
+        "institutions: ACL users for %s (credentials in %s)",
+        ", ".join(g.institution for g in grants),
+        where,
+    )
 
 
 def _up_local(
@@ -1396,7 +1424,8 @@ def _down_prometheus(s: Settings, p: _Paths, wipe: bool) -> ServiceStatus | None
 def _wipe(s: Settings, p: _Paths) -> None:
     """Delete what the stack owns under stack_dir, and nothing else: CB_STACK_DIR could point
     somewhere shared by mistake, so no blanket rmtree of it."""
-    targets = [p.kafka_dir, p.redis_dir]
+    # Institutions' credentials (streams/cases_acl.py) name users of the Redis being wiped.
+    targets = [p.kafka_dir, p.redis_dir, p.root / "institutions"]
     if s.state_dir.is_relative_to(p.root) and s.state_dir != p.root:
         targets.append(s.state_dir)
     for target in targets:
