@@ -265,6 +265,36 @@ def alerts() -> dict:
                 "ops",
                 width=16,
             ),
+            # Precision from analysts' dispositions, fleet-wide over 30 days: the recording
+            # rules in ops/prometheus/rules.yml (empty until dispositions arrive).
+            panel(
+                "Precision by typology (30 d, SAR filed or valuable / all dispositions)",
+                [q("chainbreaker:typology_precision:ratio30d", "{{typology}}")],
+                "percentunit",
+                kind="bargauge",
+                description="Share of dispositioned alerts of each typology that analysts "
+                "confirmed (SAR filed) or found valuable. Low precision: tune the typology.",
+            ),
+            panel(
+                "Precision by indicator (30 d)",
+                [q("chainbreaker:indicator_precision:ratio30d", "{{indicator}}")],
+                "percentunit",
+                kind="bargauge",
+                description="Per indicator on dispositioned alerts. An indicator that sits on "
+                "many false positives is the first candidate for a lower weight.",
+            ),
+            panel(
+                "Dispositions in the last 30 d, by typology and outcome",
+                [
+                    q(
+                        "sum by (typology, outcome) (chainbreaker:dispositions:increase30d) > 0",
+                        "{{typology}} {{outcome}}",
+                    )
+                ],  # fmt: skip
+                "short",
+                kind="bargauge",
+                width=24,
+            ),
         ],
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from processors.model import IndicatorHit
 
 SEEN_IDS_CAP = 1024
-FORMAT = 2  # 2: hits carry last_event_time
+FORMAT = 3  # 2: hits carry last_event_time; 3: false-positive suppressions, disposition ids
 
 
 @dataclass(slots=True)
@@ -28,6 +28,9 @@ class AccountState:
     hits: dict[str, IndicatorHit] = field(default_factory=dict)  # active hits by code
     # typology -> [alert id, trigger event id, cooldown until (event time), alert record]
     alerts: dict[str, list] = field(default_factory=dict)
+    # alert id -> [suppressed until (event time), indicator codes] (processors/feedback.py)
+    suppressions: dict[str, list] = field(default_factory=dict)
+    dispositions: dict[str, int] = field(default_factory=dict)  # applied id -> decided_at
 
     def remember(self, event_id: str, event_time: int) -> None:
         self.seen[event_id] = event_time
@@ -43,6 +46,8 @@ class AccountState:
                 self.slots,
                 {code: hit.to_state() for code, hit in self.hits.items()},
                 self.alerts,
+                self.suppressions,
+                self.dispositions,
             ],
             separators=(",", ":"),
         ).encode()
@@ -51,13 +56,16 @@ class AccountState:
     def loads(cls, data: bytes | None) -> AccountState:
         if not data:
             return cls()
-        fmt, watermark, seen, slots, hits, alerts = json.loads(data)
-        if fmt != FORMAT:
+        fmt, watermark, seen, slots, hits, alerts, *feedback = json.loads(data)
+        if fmt not in (2, FORMAT):  # 2 is 3 before any disposition: read it as such
             raise ValueError(f"account state format {fmt} not understood by this build")
+        suppressions, dispositions = feedback[:2] if fmt >= 3 else ({}, {})
         return cls(
             watermark=watermark,
             seen=seen,
             slots=slots,
             hits={code: IndicatorHit.from_state(row) for code, row in hits.items()},
             alerts=alerts,
+            suppressions=suppressions,
+            dispositions=dispositions,
         )

@@ -143,8 +143,9 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         if kind == "Histogram":
             assert name.endswith("_seconds"), name
         assert not re.search(r"_(ms|millis|milliseconds|minutes|hours)(_|$)", name), name
+    # "version" is bounded too: set_rule_version keeps one series at a time.
     bounded = {"institution", "indicator", "typology", "severity", "reason", "topic",
-               "partition", "table", "kind"}  # fmt: skip
+               "partition", "table", "kind", "outcome", "version"}  # fmt: skip
     wrappers = [m for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)]
     assert len(wrappers) == len(declared)
     for metric in wrappers:
@@ -176,12 +177,56 @@ def test_rules_pass_promtool(promtool: str) -> None:
 def test_every_rule_is_documented_and_comparable() -> None:
     for group in yaml.safe_load(RULES.read_text())["groups"]:
         for rule in group["rules"]:
+            if "record" in rule:  # recording rules: level:metric:operations
+                assert re.fullmatch(r"chainbreaker:[a-z0-9_]+:[a-z0-9_]+", rule["record"])
+                continue
             assert rule["alert"].startswith("Chainbreaker")
             assert rule["labels"]["severity"] in ("critical", "warning")
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
             assert "for" in rule
             # tests/test_ops_metrics.py evaluates the query left of the threshold.
             assert re.search(r"(==|!=|>=|<=|>|<)\s*[0-9.eE+-]+\s*$", rule["expr"].strip())
+
+
+def _series(metric: str, values: str, **labels: str) -> dict:
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{metric}{{{inner}}}", "values": values}
+
+
+def test_precision_recording_rules_compute_fleet_precision(promtool: str, tmp_path: Path) -> None:
+    """Useful (SAR filed, valuable) over all dispositions, summed over workers, across a
+    counter reset: 3 of 4 for the typology, 0 of 1 for the indicator."""
+    typ, ind = "chainbreaker_dispositions_total", "chainbreaker_indicator_dispositions_total"
+    sex, night = {"typology": "SEX_TRAFFICKING"}, {"indicator": "LATE_NIGHT_CASH"}
+    series = [
+        _series(typ, "0 0 1 1 1 1", instance="a", outcome="FALSE_POSITIVE", **sex),
+        _series(typ, "0 0 0 1 1 1", instance="a", outcome="VALUABLE", **sex),
+        # Worker b restarted (its counter reset) after its first confirmed alert.
+        _series(typ, "0 1 0 0 1 1", instance="b", outcome="CONFIRMED_SAR_FILED", **sex),
+        _series(ind, "0 0 1 1 1 1", instance="a", outcome="FALSE_POSITIVE", **night),
+        _series(ind, "0 0 0 0 0 0", instance="a", outcome="VALUABLE", **night),
+    ]
+    expect = [
+        ("chainbreaker:typology_precision:ratio30d", 'typology="SEX_TRAFFICKING"', 0.75),
+        ("chainbreaker:indicator_precision:ratio30d", 'indicator="LATE_NIGHT_CASH"', 0),
+    ]
+    spec = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [
+                {"expr": name, "eval_time": "5m",
+                 "exp_samples": [{"labels": f"{name}{{{labels}}}", "value": value}]}
+                for name, labels, value in expect
+            ],
+        }],
+    }  # fmt: skip
+    path = tmp_path / "precision_test.yml"
+    path.write_text(yaml.safe_dump(spec))
+    run = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_compose_prometheus_config_passes_promtool(promtool: str, tmp_path: Path) -> None:

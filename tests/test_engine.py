@@ -18,7 +18,7 @@ from processors import rules
 from processors.engine import Engine, StepResult, alert_id
 from processors.indicators.base import MAX_SLOT_ENTRIES
 from processors.model import Typology
-from processors.state import SEEN_IDS_CAP, AccountState
+from processors.state import FORMAT, SEEN_IDS_CAP, AccountState
 from processors.validation import to_event
 
 HOUR = 3_600_000
@@ -300,7 +300,7 @@ def test_state_round_trip_continues_like_straight_through():
 def test_loads_of_empty_is_a_fresh_state_and_unknown_format_is_refused():
     assert AccountState.loads(None) == AccountState()
     assert AccountState.loads(b"") == AccountState()
-    blob = AccountState().dumps().replace(b"[2,", b"[99,", 1)
+    blob = AccountState().dumps().replace(f"[{FORMAT},".encode(), b"[99,", 1)
     with pytest.raises(ValueError, match="format 99"):
         AccountState.loads(blob)
 

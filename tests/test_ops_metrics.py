@@ -29,6 +29,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+from schemas.codec import AvroCodec
 from streams import stack as st
 from streams.publish import Publisher
 from streams.topics import ensure_topics
@@ -52,6 +53,7 @@ RULES = ROOT / "ops" / "prometheus" / "rules.yml"
 INSTITUTIONS = ("bank-test", "cu-ops-2")
 # Grafana's built-in variables, as Grafana would expand them for a 1 s scrape interval.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "1h"}
+DISPOSITIONS = AvroCodec("disposition")
 THRESHOLD = re.compile(r"^(?P<query>.*?)\s*(?:==|!=|>=|<=|>|<)\s*(?:bool\s+)?[0-9.eE+-]+\s*$", re.S)
 
 
@@ -70,15 +72,23 @@ def dashboard_queries() -> list[tuple[str, str]]:
 
 
 def rule_queries() -> list[tuple[str, str, str]]:
-    """(alert, full expression, the query it compares) for every rule."""
+    """(alert, full expression, the query it compares) for every alerting rule."""
     out = []
     for group in yaml.safe_load(RULES.read_text())["groups"]:
         for rule in group["rules"]:
+            if "record" in rule:
+                continue  # recording_rules()
             expr = " ".join(rule["expr"].split())
             match = THRESHOLD.match(expr)
             assert match, f"{rule['alert']}: expected `<query> <op> <number>`, got {expr!r}"
             out.append((rule["alert"], expr, match["query"]))
     return out
+
+
+def recording_rules() -> list[tuple[str, str]]:
+    """(recorded series, expression) for every recording rule."""
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [(r["record"], r["expr"]) for g in groups for r in g["rules"] if "record" in r]
 
 
 def substitute(expr: str, institution: str) -> str:
@@ -162,6 +172,17 @@ def observed(stack, tmp_path_factory) -> Iterator[tuple[Prometheus, WorkerProces
         publish(settings, ring_events("ops"), raw=[(b"acct-x", b"not avro")] * 3)
         worker.wait_metric("chainbreaker_cases_enqueued_total", 1)
         worker.wait_metric("chainbreaker_dead_letters_total", 3)
+        # An analyst finds the ring's alert valuable: the precision panels and rules get data.
+        p = producer(settings)
+        p.produce(settings.topic_dispositions, key=b"acct-1", value=DISPOSITIONS.encode({
+            "disposition_id": "ops-d1", "alert_id": "ops-a1", "institution_id": "bank-test",
+            "account_id": "acct-1", "typology": "SEX_TRAFFICKING", "outcome": "VALUABLE",
+            "indicator_codes": ["HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"], "note": None,
+            "analyst_id": "analyst-1", "decided_at": int(time.time() * 1000),
+            "rule_set_version": "ops",
+        }))  # fmt: skip
+        assert p.flush(30) == 0
+        worker.wait_metric("chainbreaker_dispositions_total", 1)
         yield prom, worker
     finally:
         trickle.stop.set()
@@ -227,7 +248,14 @@ def test_every_alert_rule_watches_series_that_exist(observed) -> None:
                                       r["health"] == "ok" for r in rules) else None  # fmt: skip
 
     rules = wait_for(rules_evaluated, 20, "every rule to be evaluated")
-    assert len(rules) == len(rule_queries())
+    assert len(rules) == len(rule_queries()) + len(recording_rules())
+
+
+def test_every_recording_rule_records_data(observed) -> None:
+    prom, _worker = observed
+    assert recording_rules()
+    dead = [name for name, _expr in recording_rules() if not first_data(prom, name, 20)]
+    assert not dead, "recording rules without data:\n" + "\n".join(dead)
 
 
 def test_metrics_tell_the_truth(observed) -> None:
@@ -254,6 +282,11 @@ def test_metrics_tell_the_truth(observed) -> None:
         rate = f'rate(chainbreaker_events_processed_total{{institution="{institution}"}}[1m])'
         assert value(rate) > 0, institution
     assert value('chainbreaker_dead_letters_total{reason="undecodable"}') == 3
+    # One disposition, VALUABLE: precision 1 for its typology and both its indicators.
+    assert value('chainbreaker:typology_precision:ratio30d{typology="SEX_TRAFFICKING"}') == 1
+    assert value('chainbreaker_typology_precision{typology="SEX_TRAFFICKING"}') == 1
+    assert value('chainbreaker:indicator_precision:ratio30d{indicator="LATE_NIGHT_CASH"}') == 1
+    assert value("sum(chainbreaker_dispositions_total)") == 1
     # Lag is exported for each of the worker's input partitions; state holds the accounts.
     partitions = prom.query(
         f'chainbreaker_consumer_lag_messages{{topic="{settings.topic_payments}"}}'
