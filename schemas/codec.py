@@ -32,6 +32,7 @@ SCHEMA_VERSIONS: dict[str, tuple[str, ...]] = {
     "payment_event": ("payment_event.v1.avsc", "payment_event.avsc"),
     "alert": ("alert.avsc",),
     "disposition": ("disposition.avsc",),
+    "intel_entry": ("intel_entry.avsc",),
 }
 
 
