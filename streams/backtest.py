@@ -34,6 +34,7 @@ from processors.evaluation import (
     Truth,
     evaluate,
 )
+from processors.links import IdentifierGroup, Linker, LinkIndex
 from processors.state import AccountState
 from processors.validation import InvalidEvent, to_event
 
@@ -87,6 +88,13 @@ def run(
 
     This is the hot loop: locals for everything looked up per event, no per-event objects
     beyond what validation and the engine make, progress updated in blocks.
+
+    Cross-account indicators (processors/links.py) run inline: the links an event yields go
+    straight to their identifier groups (a dict here, a re-keyed topic and table in the
+    worker) and any signal straight to its account's state. The worker applies a signal a
+    little later, after payments that were in flight meanwhile, so an alert can be triggered
+    by a different event (and carry a different id) than here; which accounts alert for
+    which typology is the same.
     """
     result = RunResult()
     states: dict[str, AccountState] = {}
@@ -98,6 +106,10 @@ def run(
     states_get = states.get
     rejected_cls = Rejected
     events = processed = duplicates = 0
+    linker = Linker.from_detectors(engine.rules.detectors)
+    due = linker.due if linker.enabled else None
+    link_index = LinkIndex(linker)
+    groups: dict[str, IdentifierGroup] = {}
     # The states are millions of small lists and dicts that live to the end; the cyclic
     # collector would rescan them over and over (the loop makes no reference cycles).
     gc_enabled = gc.isenabled()
@@ -132,6 +144,13 @@ def run(
                 duplicates += 1
             else:
                 processed += 1
+            if due is not None:
+                for link in due(state.slots, ev, res.duplicate):
+                    group = groups.get(link.key)
+                    if group is None:
+                        group = groups[link.key] = IdentifierGroup()
+                    for signal in link_index.add(group, link):
+                        _apply_signal(engine, states, signal, now_ms, hits, alerts)
             if res.hits:
                 t = ev.event_time
                 for hit in res.hits:
@@ -155,6 +174,22 @@ def run(
     result.events, result.processed, result.duplicates = events, processed, duplicates
     result.accounts = len(states)
     return result
+
+
+def _apply_signal(engine: Engine, states, signal, now_ms: int, hits, alerts) -> None:
+    """A cross-account signal onto its account's state, recorded as the worker would."""
+    state = states.get(signal.account_id)
+    if state is None:
+        state = states[signal.account_id] = AccountState()
+    res = engine.apply_signal(state, signal, now_ms)
+    for hit in res.hits:
+        seen = hits.get((signal.account_id, hit.code))
+        if seen is None:
+            hits[signal.account_id, hit.code] = [signal.event_time, 1]
+        else:
+            seen[1] += 1
+    for alert in res.alerts:
+        alerts.setdefault(alert["alert_id"], alert)
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from processors.indicators.after_hours_adult_services import AfterHoursAdultServ
 from processors.indicators.base import Detector
 from processors.indicators.cash_front_business import CashFrontBusiness
 from processors.indicators.cash_in_wire_out import CashInWireOut
+from processors.indicators.common_beneficiary import CommonBeneficiary
 from processors.indicators.crypto_small_multiples import CryptoSmallMultiples
 from processors.indicators.frequent_travel import FrequentTravel
 from processors.indicators.funnel_account import FunnelAccount
@@ -15,6 +16,7 @@ from processors.indicators.low_payroll import LowPayroll
 from processors.indicators.many_small_payers import ManySmallPayers
 from processors.indicators.prepaid_burst import PrepaidBurst
 from processors.indicators.ride_share_burst import RideShareBurst
+from processors.indicators.shared_identifier import SharedIdentifier
 from processors.indicators.structuring import Structuring
 from processors.indicators.sustaining_spend import SustainingSpend
 from processors.indicators.unlicensed_recruiter import UnlicensedRecruiter
@@ -41,6 +43,8 @@ CATALOG: dict[str, type[Detector]] = {
         CashFrontBusiness,
         LowPayroll,
         UnlicensedRecruiter,
+        SharedIdentifier,
+        CommonBeneficiary,
     )
 }
 

@@ -1,0 +1,51 @@
+"""Indicator 18: apparently unrelated senders each wiring the same beneficiary small amounts.
+
+FIN-2014-A008 and FIN-2023-Alert001 (human smuggling) describe many unrelated senders, often at
+different branches on the same or consecutive days, sending the same recipient amounts under
+the US$3,000 money-transmitter record-keeping threshold: the smuggling organisation's
+collector. Like indicator 17 it is invisible per account; ``processors.links`` groups outgoing
+transfers by beneficiary (counterparty account and institution, as a digest) and the engine's
+``apply_signal`` records the finding on every sender's account. ``accepts`` is always false.
+
+Numbers. From the source: each transfer under US$3,000 (``max_amount_usd``). Suggested: at least
+5 distinct sending customers (``min_senders``) within 7 days (``window_hours``), over wires,
+remittances and P2P (``channels``). ACH is left out by default and payroll debits always are:
+rent, bill and wage payments put many customers on one payee every week (on simulated traffic
+with ACH, 62% of accounts hit; without, under 1%). More than ``max_senders`` (100) is a
+utility or a charity and does not fire. The weight stays below the typology threshold: family
+members abroad also collect from several relatives, so a second indicator is needed to alert.
+"""
+
+from __future__ import annotations
+
+from processors.indicators.base import Detector
+from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
+
+
+class CommonBeneficiary(Detector):
+    code = "COMMON_BENEFICIARY"
+    name = "Many unrelated senders to one beneficiary"
+    source = "FIN-2023-Alert001"
+    typologies = (Typology.HUMAN_SMUGGLING,)
+    defaults = {
+        "window_hours": 168,
+        "min_senders": 5,
+        "max_senders": 100,
+        "max_amount_usd": 3000,
+        "channels": ["WIRE", "REMITTANCE", "P2P"],
+    }
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        unknown = sorted(set(self.params["channels"]) - TRANSFER_CHANNELS)
+        if unknown:
+            raise ValueError(f"channels: {', '.join(unknown)} not transfer channels")
+        if self.params["max_senders"] < self.params["min_senders"]:
+            raise ValueError("max_senders: must not be below min_senders")
+        self.channels = frozenset(self.params["channels"])
+
+    def accepts(self, ev: PaymentEvent) -> bool:
+        return False  # cross-account: fed by processors.links, not by per-account events
+
+    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
+        return None

@@ -1,0 +1,419 @@
+"""Cross-account indicators (rows 17 and 18): links, identifier groups, signals, scoring.
+
+Unit level: processors/links.py and Engine.apply_signal, then the offline backtest over a
+small population with a shared-phone ring, a many-senders-to-one-beneficiary ring and the
+look-alikes that must not fire (a couple sharing a phone, four senders).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import pytest
+
+from processors import rules
+from processors.engine import Engine
+from processors.links import (
+    BENEFICIARY,
+    LINK_SLOT,
+    MAX_REPORTED,
+    SHARED,
+    IdentifierGroup,
+    Link,
+    Linker,
+    LinkIndex,
+    Signal,
+)
+from processors.model import Typology
+from processors.state import AccountState
+from processors.validation import to_event
+from streams import backtest
+from tests.support import payment
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+NOW = T0 + 400 * DAY
+PHONE = "3f2a" + "ab" * 30  # a keyed hash as the publisher writes it (64 hex digits)
+
+
+def ruleset(**changes) -> rules.RuleSet:
+    doc = copy.deepcopy(rules.default_document())
+    for code, params in changes.items():
+        doc["indicators"][code]["params"].update(params)
+    return rules.parse(doc)
+
+
+RULES = rules.load()
+LINKER = Linker.from_detectors(RULES.detectors)
+
+
+def card(eid: str, t: int, account: str, customer: str | None = None, **fields):
+    rec = payment(eid, t, account, **fields)
+    if customer is not None:
+        rec["customer_id"] = customer
+    return to_event(rec, NOW)
+
+
+def wire(eid: str, t: int, account: str, beneficiary: str, usd: float = 2_800, **fields):
+    rec = payment(
+        eid,
+        t,
+        account,
+        channel=fields.pop("channel", "WIRE"),
+        amount_minor=int(usd * 100),
+        counterparty={"account_id": beneficiary, "institution_id": "bank-far", "country": "GT"},
+        **fields,
+    )
+    return to_event(rec, NOW)
+
+
+def link(account: str, t: int, eid: str | None = None, customer: str | None = None, **kw) -> Link:
+    return Link(
+        kw.get("kind", "phone"),
+        kw.get("ident", PHONE),
+        kw.get("institution", "bank-test"),
+        account,
+        customer or f"cust-{account}",
+        eid or f"{account}-{t}",
+        t,
+        kw.get("partition", 0),
+    )
+
+
+# ------------------------------------------------------------------------------ links of events
+
+
+def test_an_event_links_every_holder_identifier_and_a_small_outgoing_transfer():
+    ev = wire("w1", T0, "a1", "benef-1", holder_phone_hash=PHONE, device_hash="d" * 64)
+    found = LINKER.links(ev, partition=3)
+    assert sorted(lk.kind for lk in found) == ["beneficiary", "device", "phone"]
+    assert {lk.partition for lk in found} == {3}
+    benef = next(lk for lk in found if lk.kind == "beneficiary")
+    assert benef.code == BENEFICIARY and "benef-1" not in benef.ident  # a digest, not the id
+    assert next(lk for lk in found if lk.kind == "phone").code == SHARED
+
+
+@pytest.mark.parametrize(
+    "ev",
+    [
+        wire("w2", T0, "a1", "b", usd=3_000),  # not under US$3,000
+        wire("w3", T0, "a1", "b", direction="CREDIT"),  # incoming
+        card("c1", T0, "a1", counterparty={"account_id": "b"}),  # a card payment
+        wire("a1", T0, "a1", "b", channel="ACH"),  # rent and bills: off by default
+        wire("p1", T0, "a1", "b", channel="P2P", payroll=True),  # wages
+    ],
+)
+def test_no_beneficiary_link_for_large_incoming_or_card_payments(ev):
+    assert [lk.kind for lk in LINKER.links(ev)] == []
+
+
+def test_links_are_reported_once_per_refresh_period_and_all_again_on_redelivery():
+    slots: dict = {}
+    first = card("e1", T0, "a1", holder_phone_hash=PHONE)
+    assert [lk.kind for lk in LINKER.due(slots, first, False)] == ["phone"]
+    soon = card("e2", T0 + LINKER.refresh_ms - 1, "a1", holder_phone_hash=PHONE)
+    assert LINKER.due(slots, soon, False) == []
+    later = card("e3", T0 + LINKER.refresh_ms, "a1", holder_phone_hash=PHONE)
+    assert [lk.event_id for lk in LINKER.due(slots, later, False)] == ["e3"]
+    assert [lk.event_id for lk in LINKER.due(slots, soon, True)] == ["e2"]  # a redelivery
+    # Beneficiary links are per transfer: never throttled.
+    assert len(LINKER.due(slots, wire("w1", T0 + 1, "a1", "b"), False)) == 1
+    assert len(LINKER.due(slots, wire("w2", T0 + 2, "a1", "b"), False)) == 1
+
+
+def test_reported_identifiers_stay_bounded():
+    slots: dict = {}
+    for i in range(MAX_REPORTED + 40):
+        phone = hashlib.sha256(str(i).encode()).hexdigest()
+        LINKER.due(slots, card(f"e{i}", T0 + i, "a1", holder_phone_hash=phone), False)
+    assert len(slots[LINK_SLOT]) == MAX_REPORTED
+
+
+def test_disabled_indicators_yield_no_links():
+    doc = copy.deepcopy(rules.default_document())
+    for code in (SHARED, BENEFICIARY):
+        doc["indicators"][code]["enabled"] = False
+    linker = Linker.from_detectors(rules.parse(doc).detectors)
+    assert not linker.enabled
+    assert linker.due({}, wire("w1", T0, "a1", "b", holder_phone_hash=PHONE), False) == []
+
+
+# ------------------------------------------------------------------------- identifier groups
+
+
+def feed(group: IdentifierGroup, links: list[Link], index: LinkIndex | None = None):
+    index = index or LinkIndex(LINKER)
+    return [index.add(group, lk) for lk in links]
+
+
+def test_three_customers_sharing_a_phone_signal_each_account_two_do_not():
+    group = IdentifierGroup()
+    out = feed(group, [link("a1", T0), link("a2", T0 + HOUR), link("a3", T0 + 2 * HOUR)])
+    assert out[0] == [] and out[1] == []  # a couple: below the threshold
+    assert sorted(s.account_id for s in out[2]) == ["a1", "a2", "a3"]
+    s = out[2][0]
+    assert s.code == SHARED and s.measured == 3 and s.threshold == 3
+    assert s.event_ids == [f"{s.account_id}-{T0 + int(s.account_id[1]) * HOUR - HOUR}"]
+    assert "3 customers" in s.explanation and "keyed hash 3f2aabab…" in s.explanation
+    assert PHONE not in s.explanation and "30 days" in s.explanation
+    # A fourth member is signalled on its own; the others already were for this episode.
+    later = feed(group, [link("a4", T0 + 3 * HOUR)])[0]
+    assert [s.account_id for s in later] == ["a4"] and later[0].measured == 4
+    # Nothing new: no signals.
+    assert feed(group, [link("a1", T0 + 4 * HOUR)]) == [[]]
+
+
+def test_one_customers_several_accounts_count_once():
+    group = IdentifierGroup()
+    out = feed(
+        group,
+        [link("a1", T0, customer="c1"), link("a2", T0, customer="c1"), link("a3", T0)],
+    )
+    assert out == [[], [], []]
+    assert len(group.members) == 3
+
+
+def test_members_expire_with_the_window():
+    window = 720 * HOUR + LINKER.refresh_ms  # the window, plus the report throttle
+    assert LINKER.refresh_ms == 180 * HOUR
+    group = IdentifierGroup()
+    feed(group, [link("a1", T0), link("a2", T0)])
+    # a1 and a2 were last seen more than 30 days before a3: the group is a3 alone.
+    assert feed(group, [link("a3", T0 + window + 1)]) == [[]]
+    assert list(group.members) == ["bank-test|a3"]
+    # Within the window they count.
+    group = IdentifierGroup()
+    out = feed(group, [link("a1", T0), link("a2", T0), link("a3", T0 + window)])
+    assert len(out[2]) == 3
+
+
+def test_groups_are_capped_and_oversized_groups_do_not_fire():
+    capped = ruleset(SHARED_IDENTIFIER={"max_customers": 5})
+    index = LinkIndex(Linker.from_detectors(capped.detectors))
+    group = IdentifierGroup()
+    out = feed(group, [link(f"a{i}", T0 + i) for i in range(40)], index)
+    assert len(group.members) == 6  # max_customers + 1: enough to know it is too big
+    fired = [i for i, sigs in enumerate(out) if sigs]
+    assert fired == [2, 3, 4]  # 3, 4 and 5 customers; from 6 on it is a shared kiosk
+    assert group.since == 0
+    assert len(group.dumps()) < 2_000
+
+
+def test_replayed_links_resend_the_same_signals_and_change_nothing():
+    group = IdentifierGroup()
+    links = [link("a1", T0), link("a2", T0 + 1), link("a3", T0 + 2)]
+    first = feed(group, links)[2]
+    before = group.dumps()
+    again = feed(group, links)  # at-least-once: the batch replayed after a crash
+    assert group.dumps() == before
+    assert again[2] == first  # same ids, same content: the accounts skip them as seen
+    assert IdentifierGroup.loads(group.dumps()) == group
+
+
+def test_a_new_episode_after_a_window_gives_new_signal_ids():
+    group = IdentifierGroup()
+    first = feed(group, [link("a1", T0), link("a2", T0), link("a3", T0)])[2]
+    t = T0 + 720 * HOUR
+    renewed = feed(group, [link("a1", t), link("a2", t), link("a3", t)])
+    ids = {s.signal_id for s in renewed[0]}
+    assert len(renewed[0]) == 3 and not ids & {s.signal_id for s in first}
+
+
+def test_five_senders_to_one_beneficiary_signal_four_do_not():
+    def senders(n: int, benef: str) -> list[Link]:
+        return [link(f"s{i}", T0 + i * HOUR, kind="beneficiary", ident=benef) for i in range(n)]
+
+    four = feed(IdentifierGroup(), senders(4, "b4"))
+    assert all(sigs == [] for sigs in four)
+    five = feed(IdentifierGroup(), senders(5, "b5"))
+    assert len(five[4]) == 5 and five[4][0].code == BENEFICIARY
+    assert "5 different customers" in five[4][0].explanation
+    assert "US$3,000" in five[4][0].explanation and "7 days" in five[4][0].explanation
+
+
+def test_records_round_trip_and_garbage_is_rejected():
+    lk = link("a1", T0)
+    assert Link.loads(lk.dumps()) == lk
+    sig = feed(IdentifierGroup(), [link("a1", T0), link("a2", T0), link("a3", T0)])[2][0]
+    assert Signal.loads(sig.dumps()) == sig
+    for bad in (b"{}", b"[1,2]", b"[9,1,2,3,4,5,6,7,8]"):
+        with pytest.raises(ValueError):
+            Link.loads(bad)
+
+
+# --------------------------------------------------------------------------- apply_signal
+
+
+def ring_signal(account: str = "a1") -> Signal:
+    out = feed(IdentifierGroup(), [link("a1", T0), link("a2", T0), link("a3", T0 + DAY)])[2]
+    return next(s for s in out if s.account_id == account)
+
+
+def structure(engine: Engine, state: AccountState, account: str, t: int) -> None:
+    """Three wires of $2,800 in a week: STRUCTURING (SM 0.4, LT 0.3) on the account."""
+    for i in range(3):
+        engine.step(state, wire(f"{account}-s{i}", t + i * HOUR, account, f"x{i}"), NOW)
+
+
+def test_a_cross_account_hit_alone_does_not_alert():
+    engine, state = Engine(RULES), AccountState()
+    res = engine.apply_signal(state, ring_signal(), NOW)
+    assert [h.code for h in res.hits] == [SHARED] and res.alerts == []
+    assert state.hits[SHARED].weight == 0.7
+    restored = AccountState.loads(state.dumps()).hits[SHARED]
+    assert restored.to_state() == state.hits[SHARED].to_state()
+
+
+def test_a_cross_account_hit_plus_a_per_account_one_alerts_and_redelivery_is_a_no_op():
+    engine, state = Engine(RULES), AccountState()
+    structure(engine, state, "a1", T0)
+    assert "STRUCTURING" in state.hits and state.alerts == {}  # alone: 0.3 / 0.4
+    signal = ring_signal()
+    res = engine.apply_signal(state, signal, NOW)
+    typologies = sorted(a["typology"] for a in res.alerts)
+    assert typologies == ["HUMAN_SMUGGLING", "LABOUR_TRAFFICKING"]
+    for alert in res.alerts:
+        assert alert["score"] >= 1.0 and alert["account_id"] == "a1"
+        codes = {i["code"] for i in alert["indicators"]}
+        assert codes == {"STRUCTURING", SHARED}
+        assert PHONE not in str(alert)
+    ids = sorted(a["alert_id"] for a in res.alerts)
+    again = engine.apply_signal(state, signal, NOW)
+    assert again.duplicate and again.hits == []
+    assert sorted(a["alert_id"] for a in again.alerts) == ids  # re-emitted, same ids
+    # The same finding on a fresh copy of the state gives the same alert ids.
+    other = AccountState()
+    structure(engine, other, "a1", T0)
+    assert sorted(a["alert_id"] for a in engine.apply_signal(other, signal, NOW).alerts) == ids
+
+
+def test_a_stale_per_account_hit_does_not_add_up_with_a_late_signal():
+    engine, state = Engine(RULES), AccountState()
+    structure(engine, state, "a1", T0 - 30 * DAY)  # a month before the ring is found
+    res = engine.apply_signal(state, ring_signal(), NOW)
+    assert [h.code for h in res.hits] == [SHARED] and res.alerts == []
+    assert "STRUCTURING" not in state.hits and state.watermark == ring_signal().event_time
+
+
+def test_a_signal_for_a_disabled_indicator_is_remembered_and_ignored():
+    doc = copy.deepcopy(rules.default_document())
+    doc["indicators"][SHARED]["enabled"] = False
+    engine, state = Engine(rules.parse(doc)), AccountState()
+    res = engine.apply_signal(state, ring_signal(), NOW)
+    assert res.hits == [] and res.alerts == [] and state.hits == {}
+    assert ring_signal().signal_id in state.seen
+
+
+def test_default_weights_need_a_per_account_indicator_of_the_same_typology():
+    thresholds = {t: spec.threshold for t, spec in RULES.typologies.items()}
+    structuring = RULES.weights["STRUCTURING"]
+    for code in (SHARED, BENEFICIARY):
+        for typology, weight in RULES.weights[code].items():
+            assert weight < thresholds[typology], (code, typology)
+            assert round(weight + structuring[typology], 6) >= thresholds[typology]
+    assert set(RULES.weights[SHARED]) == {Typology.LABOUR_TRAFFICKING, Typology.HUMAN_SMUGGLING}
+    assert set(RULES.weights[BENEFICIARY]) == {Typology.HUMAN_SMUGGLING}
+
+
+@pytest.mark.parametrize(
+    ("code", "key", "value"),
+    [
+        (SHARED, "kinds", ["phone", "passport"]),
+        (SHARED, "max_customers", 2),
+        (BENEFICIARY, "channels", ["CARD_PRESENT"]),
+        (BENEFICIARY, "min_senders", 0),
+    ],
+)
+def test_bad_params_name_their_key_path(code, key, value):
+    doc = copy.deepcopy(rules.default_document())
+    doc["indicators"][code]["params"][key] = value
+    with pytest.raises(rules.RuleError) as info:
+        rules.parse(doc)
+    assert f"indicators.{code}.params.{key}" in str(info.value)
+
+
+# ------------------------------------------------------------------------------- backtest
+
+
+def ring_population(t0: int) -> list[dict]:
+    """Avro-shaped records: a shared-phone ring, a beneficiary ring and their look-alikes.
+
+    Every account structures (three $2,800 wires in a week: 0.4 towards HUMAN_SMUGGLING, 0.3
+    towards LABOUR_TRAFFICKING), so only the cross-account indicator decides who alerts.
+    """
+    out: list[dict] = []
+
+    def structuring(account: str, start: int, beneficiaries: list[str], phone: str) -> None:
+        for i, benef in enumerate(beneficiaries):
+            rec = payment(
+                f"{account}-w{i}",
+                start + i * HOUR,
+                account,
+                channel="WIRE",
+                amount_minor=280_000,
+                counterparty={"account_id": benef, "institution_id": "bank-far", "country": "GT"},
+                holder_phone_hash=phone,
+            )
+            out.append(rec)
+
+    for i in range(3):  # ring: three customers with one phone
+        structuring(f"ring-{i}", t0 + i * DAY, [f"own-{i}-{j}" for j in range(3)], PHONE)
+    couple = "c0" + "11" * 31
+    for i in range(2):  # a couple: two customers with one phone
+        structuring(f"couple-{i}", t0 + i * DAY, [f"cown-{i}-{j}" for j in range(3)], couple)
+    for i in range(5):  # five senders to one collector
+        structuring(f"sender-{i}", t0 + i * HOUR, ["collector"] * 3, f"{i:064x}")
+    for i in range(4):  # four senders to another: below the threshold
+        structuring(f"four-{i}", t0 + i * HOUR, ["family"] * 3, f"{100 + i:064x}")
+    out.sort(key=lambda r: r["event_time"])
+    return out
+
+
+def expected_ring_alerts() -> set[tuple[str, str]]:
+    ring = {(f"ring-{i}", t) for i in range(3) for t in ("LABOUR_TRAFFICKING", "HUMAN_SMUGGLING")}
+    return ring | {(f"sender-{i}", "HUMAN_SMUGGLING") for i in range(5)}
+
+
+def test_backtest_raises_cross_account_alerts_and_not_for_look_alikes():
+    res = backtest.run(ring_population(T0), Engine(RULES), NOW)
+    assert res.rejected == {}
+    raised = {(a["account_id"], a["typology"]) for a in res.alerts.values()}
+    assert raised == expected_ring_alerts()
+    assert ("ring-0", SHARED) in res.hits and ("sender-0", BENEFICIARY) in res.hits
+    cross = {acct for acct, code in res.hits if code in (SHARED, BENEFICIARY)}
+    assert not any(acct.startswith(("couple", "four")) for acct in cross)
+
+
+# ------------------------------------------------------------------- the worker's pipeline
+
+
+def test_pipeline_hops_dead_letter_garbage_and_carry_signals_to_alerts():
+    from streams.pipeline import DeadLetter, PaymentPipeline
+    from streams.settings import load
+
+    pipe = PaymentPipeline(load({}), RULES)
+    assert pipe.add_link(b"garbage", None) == DeadLetter(
+        "undecodable", "identity link: Expecting value: line 1 column 1 (char 0)"
+    )
+    assert isinstance(pipe.apply_signal(b"[1]", None, NOW), DeadLetter)
+    assert isinstance(pipe.add_link(link("a1", T0).dumps(), b"[7,0,0,{}]"), DeadLetter)
+    # Three links through add_link: the group bytes change, then the third signals all.
+    stored = None
+    for account in ("a1", "a2", "a3"):
+        stored, signals = pipe.add_link(link(account, T0, partition=1).dumps(), stored)
+    assert sorted(s.account_id for s in signals) == ["a1", "a2", "a3"]
+    assert {s.partition for s in signals} == {1}  # back to the accounts' own partition
+    # A replayed link leaves the group bytes unchanged (nothing to write) but re-signals.
+    unchanged, again = pipe.add_link(link("a3", T0, partition=1).dumps(), stored)
+    assert unchanged is None and [s.signal_id for s in again] == [s.signal_id for s in signals]
+    # The signal onto account state: a hit, no alert alone; the redelivery is a duplicate.
+    out = pipe.apply_signal(signals[0].dumps(), None, NOW)
+    assert [h.code for h in out.hits] == [SHARED] and out.alerts == [] and out.state
+    dup = pipe.apply_signal(signals[0].dumps(), out.state, NOW)
+    assert dup.duplicate and dup.state is None
+    # A payment's links come out of apply() with the partition it was read from.
+    event = card("e1", T0, "a9", holder_phone_hash=PHONE)
+    processed = pipe.apply(event, None, NOW, partition=2)
+    assert [(lk.kind, lk.partition) for lk in processed.links] == [("phone", 2)]
