@@ -50,6 +50,10 @@ def isolated(tag: str, tmp: Path, partitions: int) -> dict[str, str]:
         "CB_TOPIC_PAYMENTS": f"bench-{tag}-payments",
         "CB_TOPIC_ALERTS": f"bench-{tag}-alerts",
         "CB_TOPIC_DEAD_LETTER": f"bench-{tag}-dlq",
+        **{
+            f"CB_TOPIC_{name.upper().replace('-', '_')}": f"bench-{tag}-{name}"
+            for name in ("dispositions", "intel", "rules", "identity-links", "account-signals")
+        },
         "CB_PARTITIONS": str(partitions),
         "CB_STATE_DIR": str(tmp / "state"),
         "CB_METRICS_PORT": str(free_port()),

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from processors import feedback
+from processors.intel import IntelIndex, UsesIntel
+from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
 from processors.rules import RuleSet
 from processors.state import AccountState
@@ -28,9 +31,15 @@ def alert_id(ev: PaymentEvent, typology: Typology, rule_version: str) -> str:
 
 
 class Engine:
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, intel: IntelIndex | None = None) -> None:
         self.rules = rules
-        self._detectors = rules.detectors
+        # The shared intelligence feed, if any: detectors that consult it get their own copy
+        # holding the index, so the rule set's detectors are never mutated.
+        self.intel = intel
+        self._detectors = tuple(
+            d.with_intel(intel) if intel is not None and isinstance(d, UsesIntel) else d
+            for d in rules.detectors
+        )
 
     def step(self, state: AccountState, ev: PaymentEvent, now_ms: int) -> StepResult:
         result = StepResult()
@@ -46,6 +55,8 @@ class Engine:
         state.remember(ev.event_id, ev.event_time)
         if ev.event_time > state.watermark:
             state.watermark = ev.event_time
+            if state.suppressions:
+                feedback.prune_suppressions(state)  # bounded: ended suppressions go
         for det in self._detectors:
             if not det.accepts(ev):
                 continue
@@ -76,11 +87,14 @@ class Engine:
         for code in expired:
             del state.hits[code]
         touched = {t for hit in result.hits for t in rules.weights[hit.code]}
+        # Indicators an analyst called a false positive on this account score nothing here
+        # until the suppression ends (processors/feedback.py); they are still detected.
+        muted = feedback.suppressed_codes(state, ev.event_time)
         for typology in sorted(touched, key=lambda t: t.value):
             contributing = [
                 (hit, rules.weights[code][typology])
                 for code, hit in state.hits.items()
-                if code in rules.weights and typology in rules.weights[code]
+                if code in rules.weights and typology in rules.weights[code] and code not in muted
             ]
             score = round(sum(w for _, w in contributing), 6)
             spec = rules.typologies[typology]
@@ -132,3 +146,64 @@ class Engine:
             "sar_field": spec.sar_field,
             "rule_set_version": self.rules.version,
         }
+
+    def apply_signal(self, state: AccountState, signal: Signal, now_ms: int) -> StepResult:
+        """Record a cross-account finding (processors.links) on the account and score it.
+
+        The signal plays the part of the triggering event: its id is remembered with the
+        account's event ids, so a redelivered signal is a no-op that re-emits the alert it
+        raised (same id, derived from the signal id), exactly as ``step`` does for payments.
+        The signal's time (the newest payment in the group) advances the account's watermark
+        like a payment would, so a per-account hit from weeks ago has expired by the time a
+        ring is found and does not add up with it. A signal for an indicator the rule set in
+        force disables is remembered and otherwise ignored.
+        """
+        result = StepResult()
+        if signal.signal_id in state.seen:
+            result.duplicate = True
+            for record in state.alerts.values():
+                if record[1] == signal.signal_id:
+                    result.alerts.append(record[3])
+            return result
+        state.remember(signal.signal_id, signal.event_time)
+        if signal.event_time > state.watermark:
+            state.watermark = signal.event_time
+        weights = self.rules.weights.get(signal.code)
+        det = next((d for d in self.rules.detectors if d.code == signal.code), None)
+        if weights is None or det is None:
+            return result
+        hit = IndicatorHit(
+            code=signal.code,
+            source=det.source,
+            explanation=signal.explanation,
+            window_seconds=signal.window_seconds,
+            measured=float(signal.measured),
+            threshold=float(signal.threshold),
+            event_ids=list(signal.event_ids),
+            detected_event_time=signal.event_time,
+            first_event_time=signal.first_event_time or signal.event_time,
+            last_event_time=signal.event_time,
+            weight=max(weights.values(), default=0.0),
+        )
+        state.hits[signal.code] = hit
+        result.hits.append(hit)
+        self._score(state, signal_event(signal), result, now_ms)
+        return result
+
+
+def signal_event(signal: Signal) -> PaymentEvent:
+    """The stand-in trigger event of a signal: scoring reads its id, time and account."""
+    return PaymentEvent(
+        event_id=signal.signal_id,
+        event_time=signal.event_time,
+        utc_offset_minutes=0,
+        institution_id=signal.institution_id,
+        account_id=signal.account_id,
+        customer_id=signal.customer_id,
+        account_type="PERSONAL",
+        direction="DEBIT",
+        channel="OTHER",
+        amount_minor=0,
+        currency="USD",
+        amount_usd=0.0,
+    )

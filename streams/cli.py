@@ -16,8 +16,10 @@ COMMANDS = {
     "publish": ("streams.publish", "Publish payment events from a JSON-lines or CSV file"),
     "simulate": ("streams.simulate", "Generate (or publish) simulated traffic with scenarios"),
     "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
+    "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),
     "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
+    "cases": ("streams.cases", "Institutions: read, show, dispose, SAR-draft cases; grant access"),
 }
 
 

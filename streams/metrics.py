@@ -66,6 +66,15 @@ DUPLICATES = Counter(
     "Redelivered events skipped because their id was already applied",
 )
 HITS = Counter("chainbreaker_indicator_hits_total", "Indicator firings", ["indicator"])
+LINKS_SENT = Counter(
+    "chainbreaker_identity_links_sent_total",
+    "Account-identifier links re-keyed to the identity-links topic (cross-account indicators)",
+)
+SIGNALS_SENT = Counter(
+    "chainbreaker_account_signals_sent_total",
+    "Cross-account findings sent back to an account (one per account implicated)",
+    ["indicator"],
+)
 ALERTS = Counter("chainbreaker_alerts_total", "Alerts raised", ["typology", "severity"])
 DEAD_LETTERS = Counter(
     "chainbreaker_dead_letters_total", "Events sent to the dead-letter topic", ["reason"]
@@ -100,6 +109,24 @@ def set_rule_version(version: str) -> None:
     RULE_SET.labels(version).set(1)
 
 
+# --- shared intelligence feed (streams/intel.py) ---------------------------------------------
+
+INTEL_ENTRIES = Gauge(
+    "chainbreaker_intel_entries",
+    "Identifiers on the shared intelligence feed held in this worker's replica, by kind",
+    ["kind"],
+)
+INTEL_UPDATES = Counter(
+    "chainbreaker_intel_updates_total",
+    "Intel feed records applied to the replica (outcome put, remove) or skipped (rejected)",
+    ["outcome"],
+)
+INTEL_READY = Gauge(
+    "chainbreaker_intel_ready",
+    "1 once the worker has read the intel topic to its end (it consumes payments only then)",
+)
+
+
 CONSUMER_LAG = Gauge(
     "chainbreaker_consumer_lag_messages",
     "Records in an assigned input partition not yet read by the worker (high water mark "
@@ -117,6 +144,44 @@ REBALANCES = Counter(
 REBALANCING = Gauge(
     "chainbreaker_rebalancing", "1 while a rebalance is in progress on this worker, else 0"
 )
+
+# --- analyst feedback ------------------------------------------------------------------------
+
+DISPOSITIONS = Counter(
+    "chainbreaker_dispositions_total",
+    "Analysts' dispositions applied, by the alert's typology and the outcome",
+    ["typology", "outcome"],
+)
+INDICATOR_DISPOSITIONS = Counter(
+    "chainbreaker_indicator_dispositions_total",
+    "Dispositions applied, once per indicator on the alert, by outcome",
+    ["indicator", "outcome"],
+)
+TYPOLOGY_PRECISION = Gauge(
+    "chainbreaker_typology_precision",
+    "Share of dispositions this process applied that were CONFIRMED_SAR_FILED or VALUABLE, "
+    "by typology (fleet-wide: the chainbreaker:typology_precision:ratio30d recording rule)",
+    ["typology"],
+)
+INDICATOR_PRECISION = Gauge(
+    "chainbreaker_indicator_precision",
+    "Share of dispositions this process applied that were CONFIRMED_SAR_FILED or VALUABLE, "
+    "by indicator on the alert (fleet-wide: chainbreaker:indicator_precision:ratio30d)",
+    ["indicator"],
+)
+
+
+def init_disposition_series(typologies: Iterable[str], indicators: Iterable[str],
+                            outcomes: Iterable[str]) -> None:  # fmt: skip
+    """Export every (bounded) counter series at 0 from the start, so the first disposition
+    of a kind is an increase Prometheus sees, not a series appearing at 1."""
+    typologies, indicators = list(typologies), list(indicators)
+    for outcome in outcomes:
+        for typology in typologies:
+            DISPOSITIONS.labels(typology, outcome)
+        for indicator in indicators:
+            INDICATOR_DISPOSITIONS.labels(indicator, outcome)
+
 
 # --- case router -----------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from processors import feedback
 from processors.engine import Engine
+from processors.intel import IntelIndex
+from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
 from processors.model import IndicatorHit
 from processors.rules import RuleSet
 from processors.state import AccountState
@@ -47,20 +50,35 @@ class Processed:
     alerts: list[tuple[dict, bytes]] = field(default_factory=list)  # (record, Avro bytes)
     hits: list[IndicatorHit] = field(default_factory=list)
     duplicate: bool = False
+    links: list[Link] = field(default_factory=list)  # to re-key by identifier (links.py)
+
+
+@dataclass(slots=True)
+class Disposed:
+    disposition: feedback.Disposition
+    state: bytes | None  # None when it was applied before (a redelivery): nothing to write
+
+    @property
+    def duplicate(self) -> bool:
+        return self.state is None
 
 
 class PaymentPipeline:
-    def __init__(self, settings: Settings, rules: RuleSet) -> None:
+    def __init__(self, settings: Settings, rules: RuleSet, intel: IntelIndex | None = None) -> None:
+        # The feed replica's index (streams/intel.py); kept so a rule reload keeps it.
+        self.intel = intel
         self.events: AvroCodec = codec_for("payment_event", settings.schema_registry_url)
         self.alerts: AvroCodec = codec_for("alert", settings.schema_registry_url)
-        self.engine = Engine(rules)
+        self.dispositions: AvroCodec = codec_for("disposition", settings.schema_registry_url)
+        self._suppress_hours = settings.fp_suppress_hours
+        self.engine = Engine(rules, intel=intel)
         self._max_skew_ms = settings.max_future_skew_s * 1000
 
     def use_rules(self, rules: RuleSet) -> None:
         """Switch rule sets between batches (hot reload). Account state carries over: slots
         are keyed by indicator code, and hits of indicators the new set disables stop
         counting because scoring only weighs enabled codes."""
-        self.engine = Engine(rules)
+        self.engine = Engine(rules, intel=self.intel)
 
     def parse(self, key: bytes | None, value: bytes | None, now_ms: int):
         """Decode and validate; returns the event or a DeadLetter."""
@@ -77,15 +95,94 @@ class PaymentPipeline:
             )
         return event
 
-    def apply(self, event, stored: bytes | None, now_ms: int) -> Processed | DeadLetter:
+    def parse_disposition(
+        self, key: bytes | None, value: bytes | None
+    ) -> feedback.Disposition | DeadLetter:
+        """Decode and validate an analyst's disposition; returns it or a DeadLetter."""
+        if value is None:
+            return DeadLetter("undecodable", "message has no value (tombstone)")
+        try:
+            disposition = feedback.to_disposition(self.dispositions.decode(value))
+        except (DecodeError, InvalidEvent) as exc:
+            return DeadLetter(exc.reason, exc.detail)
+        if key is not None and key != disposition.account_id.encode():
+            return DeadLetter(
+                "invalid_field", "message key must be the account_id (partitioning by account)"
+            )
+        return disposition
+
+    def dispose(self, d: feedback.Disposition, stored: bytes | None) -> Disposed | DeadLetter:
+        """Apply a disposition to the account's stored state (a replay changes nothing)."""
+        try:
+            state = AccountState.loads(stored)
+            applied = feedback.apply_disposition(state, d, self._suppress_hours)
+        except Exception as exc:  # a corrupt state must not stop the stream
+            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        return Disposed(d, state.dumps() if applied else None)
+
+    def apply(
+        self, event, stored: bytes | None, now_ms: int, partition: int = -1
+    ) -> Processed | DeadLetter:
         try:
             state = AccountState.loads(stored)
             step = self.engine.step(state, event, now_ms)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+            links = self.linker.due(state.slots, event, step.duplicate, partition)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
             return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
         return Processed(
             account_key=event.account_id.encode(),
+            state=None if step.duplicate else state.dumps(),
+            alerts=alerts,
+            hits=step.hits,
+            duplicate=step.duplicate,
+            links=links,
+        )
+
+    # --- cross-account indicators (processors/links.py) -------------------------------------
+
+    @property
+    def linker(self) -> Linker:
+        """The link rules of the engine in force (rebuilt after a hot rule reload)."""
+        cached = getattr(self, "_linker", None)
+        if cached is None or cached[0] is not self.engine:
+            linker = Linker.from_detectors(self.engine.rules.detectors)
+            cached = self._linker = (self.engine, linker)
+        return cached[1]
+
+    def add_link(self, value: bytes | None, stored: bytes | None):
+        """One identity-links record onto its identifier's group.
+
+        Returns (new group bytes or None when unchanged, signals) or a DeadLetter."""
+        try:
+            link = Link.loads(value or b"")
+        except (ValueError, TypeError) as exc:
+            return DeadLetter("undecodable", f"identity link: {exc}"[:500])
+        try:
+            group = IdentifierGroup.loads(stored)
+            before = group.dumps() if stored else None
+            signals = LinkIndex(self.linker).add(group, link)
+            after = group.dumps()
+        except Exception as exc:  # a corrupt group must not stop the stream
+            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        return (None if after == before else after), signals
+
+    def apply_signal(
+        self, value: bytes | None, stored: bytes | None, now_ms: int
+    ) -> Processed | DeadLetter:
+        """One account-signals record onto the account's stored state (Engine.apply_signal)."""
+        try:
+            signal = Signal.loads(value or b"")
+        except (ValueError, TypeError) as exc:
+            return DeadLetter("undecodable", f"account signal: {exc}"[:500])
+        try:
+            state = AccountState.loads(stored)
+            step = self.engine.apply_signal(state, signal, now_ms)
+            alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+        except Exception as exc:
+            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        return Processed(
+            account_key=signal.account_id.encode(),
             state=None if step.duplicate else state.dumps(),
             alerts=alerts,
             hits=step.hits,

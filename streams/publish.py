@@ -26,6 +26,7 @@ from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, codec_for, schema_json
 from streams import metrics
 from streams.settings import Settings, load
+from streams.topics import PARTITIONER
 
 # Tried in order; librdkafka builds without one of them reject it at configuration time.
 COMPRESSIONS = ("zstd", "lz4")
@@ -49,6 +50,7 @@ class Publisher:
         base = {
             "bootstrap.servers": settings.kafka_bootstrap,
             "client.id": "chainbreaker-publish",
+            "partitioner": PARTITIONER,
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 5,

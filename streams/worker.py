@@ -4,6 +4,8 @@ Topology (Kafka Streams style, wiring only; the logic is in processors/ and pipe
 
     payments ──detect──> account-state table (changelog) ──> alerts ──router──> Redis Streams
         └──────────────> payments-dlq (reason, original partition/offset in headers)
+        └──detect──> identity-links ──group_links──> identity-groups table (changelog)
+                       account-signals <───────────┘ ──apply_signals──> account-state ──> alerts
 
 The case router (streams/router.py) runs as a thread of this process unless
 CB_EMBEDDED_ROUTER=false, in which case `chainbreaker router` runs it on its own.
@@ -25,10 +27,15 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # see table_op()
 
+from processors import feedback
 from processors import rules as rules_mod
+from processors.indicators import CATALOG
+from processors.intel import IntelIndex
+from processors.model import Typology
 from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
+from streams.intel import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.rules_feed import RulesFeed
 from streams.settings import Settings, load
@@ -65,7 +72,10 @@ def table_keys(table: Any) -> int:
 
 
 def build_app(
-    settings: Settings, rules: rules_mod.RuleSet, rules_feed: RulesFeed | None = None
+    settings: Settings,
+    rules: rules_mod.RuleSet,
+    rules_feed: RulesFeed | None = None,
+    intel: IntelIndex | None = None,
 ) -> faust.App:
     app = faust.App(
         settings.app_id,
@@ -103,7 +113,7 @@ def build_app(
         key_type=bytes,  # bytes -> Faust's "raw" codec: the state has its own compact format
         value_type=bytes,
     )
-    pipeline = PaymentPipeline(settings, rules)
+    pipeline = PaymentPipeline(settings, rules, intel=intel)
     # Every agent that reads and writes account-state holds this for its whole batch: a batch
     # awaits sends between its read and its write, and another agent's write in between
     # would be lost when the batch writes its copy back.
@@ -147,7 +157,7 @@ def build_app(
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
         newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
-        duplicates = 0
+        duplicates = links_sent = 0
         # Metric increments are summed per batch: one labelled inc per key, not per event.
         by_institution: Counter[str] = Counter()
         hits: Counter[str] = Counter()
@@ -161,7 +171,7 @@ def build_app(
                 continue
             key = parsed.account_id.encode()
             stored = newest[key][1] if key in newest else table_op(event, table.get, key)
-            outcome = pipeline.apply(parsed, stored, now_ms)
+            outcome = pipeline.apply(parsed, stored, now_ms, message.partition)
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue
@@ -174,6 +184,9 @@ def build_app(
                         key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
                     )
                     raised[record["typology"], record["severity"]] += 1
+            for link in outcome.links:  # cross-account: re-keyed by identifier (group_links)
+                await links_topic.send(key=link.key.encode(), value=link.dumps())
+                links_sent += 1
             for hit in outcome.hits:
                 hits[hit.code] += 1
             if outcome.duplicate:
@@ -192,6 +205,8 @@ def build_app(
             metrics.ALERTS.labels(typology, severity).inc(count)
         if duplicates:
             metrics.DUPLICATES.inc(duplicates)
+        if links_sent:
+            metrics.LINKS_SENT.inc(links_sent)
 
     @app.task
     async def quiet_client_logs() -> None:
@@ -302,6 +317,154 @@ def build_app(
             async with state_lock:
                 await process_batch(events)
 
+    dispositions_topic = app.topic(settings.topic_dispositions, partitions=settings.partitions)
+    precision = feedback.PrecisionTally()
+    metrics.init_disposition_series([t.value for t in Typology], sorted(CATALOG), feedback.OUTCOMES)
+
+    async def parse_disposition_with_retry(message: Any):
+        delay = 0.1
+        while True:
+            try:
+                return pipeline.parse_disposition(message.key, message.value)
+            except RegistryUnavailable as exc:
+                log.warning("schema registry unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    @app.agent(dispositions_topic, concurrency=1)
+    async def apply_dispositions(stream: faust.StreamT) -> None:
+        """Analysts' outcomes -> the account's state (false-positive suppression) and the
+        precision metrics. Dispositions are keyed by account like payments, so partition p
+        here meets partition p of account-state; rare, so one at a time."""
+        async for event in stream.events():
+            message = event.message
+            parsed = await parse_disposition_with_retry(message)
+            if isinstance(parsed, DeadLetter):
+                await to_dead_letter(message, parsed.reason, parsed.detail)
+                continue
+            key = parsed.account_id.encode()
+            async with state_lock:
+                done = pipeline.dispose(parsed, table_op(event, table.get, key))
+                if isinstance(done, DeadLetter):
+                    await to_dead_letter(message, done.reason, done.detail)
+                    continue
+                if done.state is not None:
+                    table_op(event, table.__setitem__, key, done.state)
+            if done.duplicate:
+                continue  # applied before (redelivery): counted before too
+            d = done.disposition
+            precision.record(d)
+            metrics.DISPOSITIONS.labels(d.typology, d.outcome).inc()
+            metrics.TYPOLOGY_PRECISION.labels(d.typology).set(precision.typology(d.typology).ratio)
+            for code in d.indicator_codes:
+                metrics.INDICATOR_DISPOSITIONS.labels(code, d.outcome).inc()
+                metrics.INDICATOR_PRECISION.labels(code).set(precision.indicator(code).ratio)
+
+    # --- cross-account indicators (processors/links.py) ---------------------------------------
+    # payments ──detect──> identity-links (keyed by identifier) ──group_links──> identity-groups
+    #   table ──> account-signals (keyed by account, sent to the account's payments partition
+    #   number) ──apply_signals──> account-state (under state_lock) ──> alerts
+    # An explicit re-keyed topic rather than Faust's group_by: the hop is visible, and the
+    # signal goes to the partition number the account's payment came from, whatever
+    # partitioner the publisher used (confluent-kafka's CRC32 differs from aiokafka's
+    # murmur2, so re-keying by account_id alone could land on another worker's partition).
+    links_topic = app.topic(settings.topic_identity_links, partitions=settings.partitions)
+    signals_topic = app.topic(settings.topic_account_signals, partitions=settings.partitions)
+    groups = app.Table(
+        "identity-groups",
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
+
+    async def group_batch(events: list[Any]) -> None:
+        """Links onto their identifier groups; signals to the accounts a group implicates.
+
+        Only this agent touches identity-groups, so it needs no lock; as in process_batch,
+        one write per identifier per batch, each pinned to an event of that identifier.
+        """
+        newest: dict[bytes, tuple[Any, bytes]] = {}
+        signalled: Counter[str] = Counter()
+        for event in events:
+            message = event.message
+            key = message.key
+            if not key:
+                await to_dead_letter(message, "invalid_field", "identity link without a key")
+                continue
+            stored = newest[key][1] if key in newest else table_op(event, groups.get, key)
+            done = pipeline.add_link(message.value, stored)
+            if isinstance(done, DeadLetter):
+                await to_dead_letter(message, done.reason, done.detail)
+                continue
+            group, signals = done
+            if group is not None:
+                newest[key] = (event, group)
+            for sig in signals:
+                await signals_topic.send(
+                    key=sig.account_id.encode(),
+                    value=sig.dumps(),
+                    partition=sig.partition if sig.partition >= 0 else None,
+                )
+                signalled[sig.code] += 1
+        for key, (event, group) in newest.items():
+            table_op(event, groups.__setitem__, key, group)
+        for code, count in signalled.items():
+            metrics.SIGNALS_SENT.labels(code).inc(count)
+
+    async def signal_batch(events: list[Any]) -> None:
+        """Signals onto account state (Engine.apply_signal); alerts as process_batch sends
+        them. Runs under state_lock: it reads and writes account-state like detect."""
+        now_ms = int(time.time() * 1000)
+        newest: dict[bytes, tuple[Any, bytes]] = {}
+        hits: Counter[str] = Counter()
+        raised: Counter[tuple[str, str]] = Counter()
+        for event in events:
+            message = event.message
+            key = message.key
+            if not key:
+                await to_dead_letter(message, "invalid_field", "account signal without a key")
+                continue
+            stored = newest[key][1] if key in newest else table_op(event, table.get, key)
+            outcome = pipeline.apply_signal(message.value, stored, now_ms)
+            if isinstance(outcome, DeadLetter):
+                await to_dead_letter(message, outcome.reason, outcome.detail)
+                continue
+            if outcome.account_key != key:
+                await to_dead_letter(message, "invalid_field", "signal key is not its account")
+                continue
+            if outcome.state is not None:
+                newest[key] = (event, outcome.state)
+            if outcome.alerts:
+                trigger = str(int(message.timestamp * 1000)).encode()
+                for record, encoded in outcome.alerts:
+                    await alerts_topic.send(
+                        key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
+                    )
+                    raised[record["typology"], record["severity"]] += 1
+            for hit in outcome.hits:
+                hits[hit.code] += 1
+        for key, (event, state) in newest.items():
+            table_op(event, table.__setitem__, key, state)
+        for code, count in hits.items():
+            metrics.HITS.labels(code).inc(count)
+        for (typology, severity), count in raised.items():
+            metrics.ALERTS.labels(typology, severity).inc(count)
+
+    @app.agent(links_topic, concurrency=1)
+    async def group_links(stream: faust.StreamT) -> None:
+        within = settings.batch_within_ms / 1000
+        async for events in stream.take_events(max(1, settings.batch_max), within=within):
+            await group_batch(events)
+
+    @app.agent(signals_topic, concurrency=1)
+    async def apply_signals(stream: faust.StreamT) -> None:
+        within = settings.batch_within_ms / 1000
+        async for events in stream.take_events(max(1, settings.batch_max), within=within):
+            async with state_lock:
+                await signal_batch(events)
+
+    app.chainbreaker_groups = groups  # for tests and introspection
     app.chainbreaker_table = table  # for tests and introspection
     return app
 
@@ -341,7 +504,14 @@ def main(argv: list[str]) -> int:
         log.info("rule set %s from %s supersedes %s", published.version,
                  settings.topic_rules, rules.version)  # fmt: skip
         rules = published
-    app = build_app(settings, rules, rules_feed.start())
+    # The shared intelligence feed: read to its end before any payment is consumed, so a
+    # restarted worker does not run its backlog against an empty index, then followed.
+    try:
+        intel = start_intel_replica(settings)
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"chainbreaker worker: {exc}")
+        return 2
+    app = build_app(settings, rules, rules_feed.start(), intel=intel)
     if settings.embedded_router:
         case_router.start_in_thread(settings)
     log.info(

@@ -22,7 +22,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from streams import settings as settings_mod
-from streams.topics import ensure_topics
+from streams.topics import PARTITIONER, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR_MS = 3_600_000
@@ -161,7 +161,12 @@ class WorkerProcess:
 
 def producer(settings: settings_mod.Settings) -> Producer:
     return Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "partitioner": PARTITIONER,
+        }
     )
 
 
