@@ -46,11 +46,16 @@ from dataclasses import dataclass, field
 from processors.indicators.base import HOUR_MS, Detector, days
 from processors.indicators.common_beneficiary import CommonBeneficiary
 from processors.indicators.shared_identifier import LABELS, SharedIdentifier
+from processors.indicators.wage_forwarding import WageForwarding
 from processors.model import PaymentEvent
 
 SHARED = SharedIdentifier.code
 BENEFICIARY = CommonBeneficiary.code
 BENEFICIARY_KIND = "beneficiary"
+WAGES = WageForwarding.code
+WAGE_KIND = "wage_beneficiary"
+#: account-state slot: [event time, US$ amount] of the account's last payroll credit
+PAYDAY_SLOT = "~PAYDAY"
 #: account-state slot: {kind initial + first 16 hex digits of the hash: event time last
 #: reported}. A dict, unlike the detectors' list slots; only this module reads it.
 LINK_SLOT = "~LINKS"
@@ -85,7 +90,7 @@ class Link:
 
     @property
     def code(self) -> str:
-        return BENEFICIARY if self.kind == BENEFICIARY_KIND else SHARED
+        return _CODE_OF_KIND.get(self.kind, SHARED)
 
     def dumps(self) -> bytes:
         return json.dumps(
@@ -169,14 +174,21 @@ class IdentifierGroup:
         return cls(watermark, since, members)
 
 
+_CODE_OF_KIND = {BENEFICIARY_KIND: BENEFICIARY, WAGE_KIND: WAGES}
+
+
 class Linker:
     """Which links a payment yields, under the rule set in force (None: indicator disabled)."""
 
     def __init__(
-        self, shared: SharedIdentifier | None, beneficiary: CommonBeneficiary | None
+        self,
+        shared: SharedIdentifier | None,
+        beneficiary: CommonBeneficiary | None,
+        wages: WageForwarding | None = None,
     ) -> None:
         self.shared = shared
         self.beneficiary = beneficiary
+        self.wages = wages
         self._fields = shared.fields if shared is not None else ()
         self._max_usd = beneficiary.params["max_amount_usd"] if beneficiary else 0.0
         #: an account re-reports a holder identifier it carries at most this often
@@ -185,23 +197,25 @@ class Linker:
     @classmethod
     def from_detectors(cls, detectors: tuple[Detector, ...]) -> Linker:
         by_code = {d.code: d for d in detectors}
-        return cls(by_code.get(SHARED), by_code.get(BENEFICIARY))  # type: ignore[arg-type]
+        return cls(by_code.get(SHARED), by_code.get(BENEFICIARY), by_code.get(WAGES))  # type: ignore[arg-type]
 
     @property
     def enabled(self) -> bool:
-        return self.shared is not None or self.beneficiary is not None
+        return any(d is not None for d in (self.shared, self.beneficiary, self.wages))
 
     def detector(self, code: str) -> Detector | None:
-        return self.shared if code == SHARED else self.beneficiary if code == BENEFICIARY else None
+        return {SHARED: self.shared, BENEFICIARY: self.beneficiary, WAGES: self.wages}.get(code)
 
-    def links(self, ev: PaymentEvent, partition: int = -1) -> list[Link]:
-        """Every link ``ev`` carries (unthrottled)."""
+    def links(self, ev: PaymentEvent, partition: int = -1, slots: dict | None = None) -> list[Link]:
+        """Every link ``ev`` carries (unthrottled). ``slots`` (read only) supply the payday
+        a forwarded wage is measured against."""
         out = [
             self._link(ev, kind, value, partition)
             for kind, attr in self._fields
             if (value := getattr(ev, attr))
         ]
-        return out + self.links_to_beneficiary(ev, partition)
+        out += self.links_to_beneficiary(ev, partition)
+        return out + self._forwarded(slots, ev, partition, record=False)
 
     @staticmethod
     def _link(ev: PaymentEvent, kind: str, ident: str, partition: int) -> Link:
@@ -219,7 +233,7 @@ class Linker:
         no objects: one dict lookup per identifier field.
         """
         if duplicate:
-            return self.links(ev, partition)
+            return self.links(ev, partition, slots)
         out: list[Link] = []
         if self._fields:
             reported = slots.get(LINK_SLOT)
@@ -240,7 +254,35 @@ class Linker:
                 slots[LINK_SLOT] = dict(newest)
         if self.beneficiary is not None:
             out.extend(lk for lk in self.links_to_beneficiary(ev, partition))
+        if self.wages is not None:
+            out.extend(self._forwarded(slots, ev, partition, record=True))
         return out
+
+    def _forwarded(
+        self, slots: dict | None, ev: PaymentEvent, partition: int, record: bool
+    ) -> list[Link]:
+        """A wage forwarded: a transfer out soon after the account's last payroll credit.
+
+        Only ``record`` (a first delivery) notes a new payday in ``slots``."""
+        w = self.wages
+        if w is None:
+            return []
+        if ev.direction == "CREDIT":
+            if record and ev.payroll and slots is not None and ev.amount_usd > 0:
+                slots[PAYDAY_SLOT] = [ev.event_time, ev.amount_usd]
+            return []
+        if ev.payroll or not ev.counterparty_account or ev.channel not in w.channels:
+            return []
+        payday = (slots or {}).get(PAYDAY_SLOT)
+        if not payday:
+            return []
+        paid_at, wage = payday
+        if not 0 <= ev.event_time - paid_at <= w.forward_ms:
+            return []
+        if ev.amount_usd < w.params["min_share"] * wage:
+            return []
+        ident = _digest(ev.counterparty_institution or "", ev.counterparty_account)
+        return [self._link(ev, WAGE_KIND, ident, partition)]
 
     def links_to_beneficiary(self, ev: PaymentEvent, partition: int = -1) -> list[Link]:
         b = self.beneficiary
@@ -272,7 +314,7 @@ class LinkIndex:
             (p["min_senders"], p["max_senders"])
             if link.code == BENEFICIARY
             else (p["min_customers"], p["max_customers"])
-        )
+        )  # WAGE_FORWARDING, like SHARED_IDENTIFIER, counts customers
         member_key = f"{link.institution_id}|{link.account_id}"
         members = group.members
         member = members.get(member_key)
@@ -290,7 +332,7 @@ class LinkIndex:
         if t > group.watermark:
             group.watermark = t
         horizon = group.watermark - det.window_ms
-        if link.kind != BENEFICIARY_KIND:
+        if link.code == SHARED:
             horizon -= self.linker.refresh_ms  # last-seen is only reported every refresh_ms
         if any(m[0] < horizon for m in members.values()):
             for key in [k for k, m in members.items() if m[0] < horizon]:
@@ -344,6 +386,13 @@ class LinkIndex:
 
 def explain(det: Detector, kind: str, ident: str, n: int, need: float) -> str:
     window = days(det.params["window_hours"])
+    if kind == WAGE_KIND:
+        p = det.params
+        return (
+            f"{n} different customers each sent at least {p['min_share']:.0%} of a wage on to "
+            f"one account (hash {ident[:8]}…) within {p['forward_hours']:g} hours of payday, "
+            f"within {window}; threshold {need:g}."
+        )
     if kind == BENEFICIARY_KIND:
         return (
             f"{n} different customers sent transfers under US${det.params['max_amount_usd']:,g} "

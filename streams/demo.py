@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import redis
 
@@ -215,7 +216,29 @@ def main(argv: list[str]) -> int:
             f"latency event->case   p50 {_percentile(latencies, 0.5):.0f} ms, "
             f"p99 {_percentile(latencies, 0.99):.0f} ms (n={len(latencies)})"
         )
+    _institution_hint(settings, client)
     print(
         "\nThe stack is still running: `make stack-down` (or `chainbreaker stack down`) stops it."
     )
     return 0
+
+
+def _institution_hint(settings, client) -> None:
+    """The user's next step: work a queue as the institution would (docs/institutions.md)."""
+    from streams.cases_acl import credentials_path
+
+    for inst in sorted(client.smembers(institutions_key(settings))):
+        path = credentials_path(settings, inst)
+        if not path.is_file():
+            continue
+        if path.is_relative_to(Path.cwd()):
+            path = path.relative_to(Path.cwd())
+        print(
+            f"\nWork {inst}'s cases as its analysts would (docs/institutions.md):\n"
+            f"  .venv/bin/chainbreaker cases read --credentials {path} --consumer you\n"
+            f"  .venv/bin/chainbreaker cases show <alert-id> --credentials {path}\n"
+            f"  .venv/bin/chainbreaker cases sar <alert-id> --credentials {path}\n"
+            f"  .venv/bin/chainbreaker cases dispose <alert-id> --credentials {path} "
+            "--outcome false-positive --analyst an-1"
+        )
+        return

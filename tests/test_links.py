@@ -133,7 +133,7 @@ def test_reported_identifiers_stay_bounded():
 
 def test_disabled_indicators_yield_no_links():
     doc = copy.deepcopy(rules.default_document())
-    for code in (SHARED, BENEFICIARY):
+    for code in (SHARED, BENEFICIARY, "WAGE_FORWARDING"):
         doc["indicators"][code]["enabled"] = False
     linker = Linker.from_detectors(rules.parse(doc).detectors)
     assert not linker.enabled

@@ -21,6 +21,7 @@ from processors.indicators.structuring import Structuring
 from processors.indicators.sustaining_spend import SustainingSpend
 from processors.indicators.unlicensed_recruiter import UnlicensedRecruiter
 from processors.indicators.wage_capture import WageCapture
+from processors.indicators.wage_forwarding import WageForwarding
 
 CATALOG: dict[str, type[Detector]] = {
     cls.code: cls
@@ -45,6 +46,7 @@ CATALOG: dict[str, type[Detector]] = {
         UnlicensedRecruiter,
         SharedIdentifier,
         CommonBeneficiary,
+        WageForwarding,
     )
 }
 
