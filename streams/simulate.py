@@ -9,6 +9,13 @@ one day of events however long the run.
 Plain Python on purpose: the offline backtest imports this module, so Kafka and Faust are only
 imported inside :func:`main` when ``--publish`` asks for them.
 
+Scenarios come in variants per typology (so every detector has traffic that should fire it)
+and in multi-account groups (shared phone/address/device, many senders to one beneficiary) for
+the cross-account indicators; each has look-alikes that must stay quiet. The ad sites,
+recruiters, wallets and advertised phones the scenarios use are returned as
+:class:`Watchlists`, since the shipped rule set's lists are empty (:func:`rules_overlay`).
+Scenario events are held in memory (a few per cent of the traffic); background traffic is not.
+
 Identifiers (phone, e-mail, address, device, names) never appear in clear, only as keyed
 hashes (:func:`keyed_hash`), as the payment contract requires of every publisher.
 """
@@ -16,8 +23,6 @@ hashes (:func:`keyed_hash`), as the payment contract requires of every publisher
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import random
 import re
@@ -35,28 +40,57 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from processors.intel import keyed_hash as intel_keyed_hash
+
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MIN_MS = 60_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 TYPOLOGIES = ("SEX_TRAFFICKING", "LABOUR_TRAFFICKING", "HUMAN_SMUGGLING")
+# Single-account look-alikes, assigned in turn. The first four keep their places so small
+# populations (a few hard negatives) keep the same mix as before the newer ones were added.
 NEGATIVE_KINDS = (
     "hard_negative_salesperson",
     "hard_negative_night_nurse",
     "hard_negative_family_remitter",
     "hard_negative_trucker",
+    "hard_negative_bar_staff",
+    "hard_negative_hotel_worker",
+    "hard_negative_salon",
 )
+# Multi-account look-alikes of the cross-account indicators (SHARED_IDENTIFIER,
+# COMMON_BENEFICIARY): a couple sharing a phone and address, a family pooling remittances.
+NEGATIVE_GROUP_KINDS = ("hard_negative_couple", "hard_negative_family_pool")
+# The classic scenario of each typology first: populations with a few scenarios per typology
+# get only those, so short demos and tests keep their footprints.
 SCENARIO_KIND = {
     "SEX_TRAFFICKING": "sex_ring",
     "LABOUR_TRAFFICKING": "labour_wage_capture",
     "HUMAN_SMUGGLING": "smuggling_cash_wire",
 }
+SCENARIO_VARIANTS: dict[str, tuple[str, ...]] = {
+    "SEX_TRAFFICKING": ("sex_ring", "sex_ring_online", "sex_ring_travel"),
+    "LABOUR_TRAFFICKING": ("labour_wage_capture", "labour_recruiter", "labour_front_business"),
+    "HUMAN_SMUGGLING": ("smuggling_cash_wire", "smuggling_structuring", "smuggling_transport"),
+}
+# Variants that need more than a short run to show (weekly cash over four weeks); shorter runs
+# fall back to the typology's classic scenario.
+MIN_DAYS = {"labour_front_business": 27}
+# Multi-account scenarios: several accounts, one scenario id and typology.
+GROUP_KINDS: dict[str, str] = {
+    "labour_shared_identifier": "LABOUR_TRAFFICKING",
+    "smuggling_shared_identifier": "HUMAN_SMUGGLING",
+    "smuggling_common_beneficiary": "HUMAN_SMUGGLING",
+}
 
 
 def keyed_hash(key: str, value: str) -> str:
-    """HMAC-SHA256 under the consortium key: joinable across institutions, useless if leaked."""
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 under the consortium key: joinable across institutions, useless if leaked.
+
+    The same function the intel feed hashes with (processors/intel.py); the simulator's
+    phones ('+' and digits) and e-mails (lower-case) are already in normal form."""
+    return intel_keyed_hash(key, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +278,13 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "hotel": ("7011", ("Comfort Lodge", "Budget Inn", "Suites Downtown", "Airport Motel")),
     "supplies": ("5300", ("Wholesale Club", "Restaurant Depot", "Beauty Supply Depot")),
     "truck_stop": ("5541", ("Interstate Travel Plaza", "Truckers Rest")),
+    "bar": ("5813", ("Night Owl Bar", "Corner Tavern", "Blue Room Lounge")),
+    "massage": ("7297", ("Golden Touch Massage", "Relax Foot Spa", "Oriental Massage")),
+    "spa": ("7298", ("Serenity Day Spa", "Lotus Spa")),
+    "prepaid": ("6540", ("CardStop Prepaid", "QuickLoad Kiosk")),
+    "bus": ("4131", ("Greyline Bus Depot", "Express Coach Terminal")),
+    "car_rental": ("7512", ("Budget Van Rental", "City Car Hire")),
+    "clothing": ("5651", ("Family Outfitters", "Style Mart")),
 }
 # Card-not-present merchants: (name, mcc, headquarters).
 ONLINE = (
@@ -253,6 +294,16 @@ ONLINE = (
     ("Mobile Phone Co", "4814", US_CITIES[9]),
 )
 AIRLINES = (("AirNorth", "4511", CA_CITIES[0]), ("SkyWays", "4511", US_CITIES[3]))
+# Online classified-ad sites (no reliable MCC: two under advertising services 7311, one under a
+# generic digital-goods code, caught only through the watchlist), a crypto exchange, prepaid
+# card sellers, ride-hail and car rental.
+AD_SITES = (
+    ("NightPages Classifieds", "7311", US_CITIES[15]),
+    ("CityVibe Ads", "7311", US_CITIES[16]),
+    ("LocalList Online", "5818", US_CITIES[14]),
+)
+CRYPTO_EXCHANGE = ("CoinKiosk", "6051", US_CITIES[7])
+RIDE_HAIL = ("RideNow", "4121", US_CITIES[17])
 BUSINESS_MCC = {"nail_salon": "7230", "restaurant": "5812", "spa": "7298"}
 
 
@@ -292,6 +343,28 @@ def _cash_location(inst: Institution, city: City, kind: str) -> dict[str, Any]:
 
 
 # --- accounts -------------------------------------------------------------------------------
+
+_MSB_KINDS = frozenset(
+    {
+        "hard_negative_family_remitter",
+        "hard_negative_family_pool",
+        "smuggling_shared_identifier",
+        "smuggling_common_beneficiary",
+    }
+)
+_US_BANK_KINDS = frozenset(
+    {
+        "labour_wage_capture",
+        "labour_recruiter",
+        "labour_shared_identifier",
+        "smuggling_structuring",
+        "hard_negative_night_nurse",
+        "hard_negative_bar_staff",
+        "hard_negative_hotel_worker",
+    }
+)
+_BORDER_KINDS = frozenset({"smuggling_cash_wire", "smuggling_structuring", "smuggling_transport"})
+_NO_SALARY_KINDS = frozenset({"labour_shared_identifier"})
 
 
 @dataclass(slots=True)
@@ -364,11 +437,46 @@ PAYOUT_BANKS = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Watchlists:
+    """The watchlist entries the simulated world's scenarios use.
+
+    The watchlist detectors (ad sites, unlicensed recruiters, dark-web wallets, identifiers
+    seen in ads) read their lists from the rule set (or the intel feed), empty by default. The
+    simulated world invents its own ad sites, recruiters and wallets; :func:`rules_overlay`
+    writes them into a rule set so a backtest can see what an institution with that
+    intelligence would see. Values are what the events carry: merchant ids in clear, the rest
+    keyed hashes under the run's key.
+    """
+
+    ad_site_merchant_ids: tuple[str, ...]
+    recruiters: tuple[str, ...]
+    dark_web_wallets: tuple[str, ...]
+    intel_identifiers: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    events: Iterator[dict]
+    truth: list[ScenarioTruth]
+    watchlists: Watchlists
+
+
 class _World:
     """All accounts and the injected scenario events of one run."""
 
     def __init__(
-        self, seed: int, accounts: int, days: float, start_ms: int, key: str, scenarios: int | None
+        self,
+        seed: int,
+        accounts: int,
+        days: float,
+        start_ms: int,
+        key: str,
+        scenarios: int | None,
+        groups: int | None = None,
     ) -> None:
         if accounts < 1:
             raise ValueError("accounts must be at least 1")
@@ -378,50 +486,126 @@ class _World:
         self.start, self.end = start_ms, start_ms + int(days * DAY_MS)
         self.ndays = -(-(self.end - self.start) // DAY_MS)
         rng = random.Random(f"chainbreaker-sim:{seed}:world")
-        self.people = [self._party(f"person:{i}", "p2p-net-01", "US") for i in range(400)]
-        self.people_ca = [self._party(f"person-ca:{i}", "interac-ca", "CA") for i in range(200)]
+        # Friends paid by P2P: the pool grows with the population, so a person is a friend of
+        # about as many customers at 50,000 accounts as at 2,000 (a fixed pool would have each
+        # of them paid by hundreds, a collector's shape).
+        n_people = max(400, accounts // 10)
+        self.people = [self._party(f"person:{i}", "p2p-net-01", "US") for i in range(n_people)]
+        self.people_ca = [
+            self._party(f"person-ca:{i}", "interac-ca", "CA") for i in range(n_people // 2)
+        ]
         self.employers = [self._party(f"employer:{i}", "021000021", "US") for i in range(120)]
         self.employers_ca = [self._party(f"employer-ca:{i}", "CC0010", "CA") for i in range(60)]
         self.landlords = [self._party(f"landlord:{i}", "026009593", "US") for i in range(150)]
         self.acquirers = [self._party(f"acquirer:{i}", "acq-network", "US") for i in range(3)]
+        # Watchlisted parties: unlicensed recruiters (their accounts, as counterparties) and
+        # dark-web market wallets. Ad sites are merchants (AD_SITES).
+        self.recruiters = [self._party(f"recruiter:{i}", "026013673", "US") for i in range(6)]
+        self.dark_wallets = [self._hash(f"wallet:{seed}:darkweb:{i}") for i in range(4)]
+        self.tax_agency = self._party("tax-agency", "021030004", "US")
+        self.intel: list[str] = []  # holder identifiers seen in ads (filled by the scenarios)
 
         n_scen = max(3, accounts // 500) if scenarios is None else max(0, scenarios)
         n_neg = max(4, n_scen) if n_scen else 0
         n_scen = min(n_scen, accounts)
         n_neg = min(n_neg, accounts - n_scen)
-        special = rng.sample(range(accounts), n_scen + n_neg)
+        if groups is None:  # groups need a week to show (paydays, instalments)
+            groups = n_scen // 8 if self.end - self.start >= 7 * DAY_MS else 0
+        group_plans = self._group_plans(max(0, groups))
+        if n_scen + n_neg + sum(size for _, _, size in group_plans) > accounts:
+            group_plans = []  # too few accounts: single-account scenarios only
+        n_group_accts = sum(size for _, _, size in group_plans)
+        special = rng.sample(range(accounts), n_scen + n_neg + n_group_accts)
         plans: dict[int, tuple[str, str]] = {}
         for i, idx in enumerate(special[:n_scen]):
             typ = TYPOLOGIES[i % 3]
-            plans[idx] = (typ, SCENARIO_KIND[typ])
-        for i, idx in enumerate(special[n_scen:]):
+            plans[idx] = (typ, self._variant(typ, i // 3))
+        for i, idx in enumerate(special[n_scen : n_scen + n_neg]):
             plans[idx] = ("NONE", NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)])
+        members: list[list[int]] = []
+        pos = n_scen + n_neg
+        for typ, kind, size in group_plans:
+            members.append(special[pos : pos + size])
+            for idx in members[-1]:
+                plans[idx] = (typ, kind)
+            pos += size
 
         self.accounts = [self._account(i, rng, plans.get(i, ("", ""))[1]) for i in range(accounts)]
         self.overlay: dict[int, list[tuple[int, dict]]] = {}
         self.truth: list[ScenarioTruth] = []
-        for n, idx in enumerate(special):
+        n = 0
+        for idx in special[: n_scen + n_neg]:
             typ, kind = plans[idx]
             acct = self.accounts[idx]
             srng = random.Random(f"chainbreaker-sim:{seed}:scenario:{idx}")
             lo, hi = self._scenario_window()
             events = SCENARIO_BUILDERS[kind](self, acct, srng, lo, hi) if typ != "NONE" else []
-            for t, rec in events:
-                if self.start <= t < self.end:
-                    self.overlay.setdefault((t - self.start) // DAY_MS, []).append((t, rec))
-            times = [t for t, _ in events if self.start <= t < self.end]
+            self._add(f"scn-{seed}-{n:04d}", typ, kind, [acct], events)
+            n += 1
+        for (typ, kind, _), idxs in zip(group_plans, members, strict=True):
+            accts = [self.accounts[i] for i in idxs]
+            grng = random.Random(f"chainbreaker-sim:{seed}:group:{idxs[0]}")
+            lo, hi = self._scenario_window()
+            events = GROUP_BUILDERS[kind](self, accts, grng, lo, hi)
+            self._add(f"scn-{seed}-{n:04d}", typ, kind, accts, events)
+            n += 1
+        self.truth.sort(key=lambda s: (s.scenario_id, s.account_id))
+
+    def _group_plans(self, n_groups: int) -> list[tuple[str, str, int]]:
+        """(typology, kind, size) of each multi-account scenario and look-alike group."""
+        rng = random.Random(f"chainbreaker-sim:{self.seed}:group-plans")
+        kinds = tuple(GROUP_KINDS)
+        plans = []
+        for g in range(n_groups):
+            kind = kinds[g % len(kinds)]
+            size = (
+                rng.randint(5, 8) if kind == "smuggling_common_beneficiary" else rng.randint(3, 5)
+            )
+            plans.append((GROUP_KINDS[kind], kind, size))
+        for g in range(n_groups):
+            kind = NEGATIVE_GROUP_KINDS[g % len(NEGATIVE_GROUP_KINDS)]
+            plans.append(("NONE", kind, 2 if kind == "hard_negative_couple" else rng.randint(2, 4)))
+        return plans
+
+    def _variant(self, typology: str, n: int) -> str:
+        """The n-th scenario of a typology: classic first, then the variants in turn."""
+        kinds = SCENARIO_VARIANTS[typology]
+        kind = kinds[n % len(kinds)]
+        span_days = (self.end - self.start) / DAY_MS
+        if kind != kinds[0] and span_days < MIN_DAYS.get(kind, 7):
+            return kinds[0]
+        return kind
+
+    def _add(
+        self, scenario_id: str, typ: str, kind: str, accts: list[Account], events: list
+    ) -> None:
+        """File the scenario's events by day and label each of its accounts."""
+        times: dict[str, list[int]] = {a.account_id: [] for a in accts}
+        for t, rec in events:
+            if self.start <= t < self.end:
+                self.overlay.setdefault((t - self.start) // DAY_MS, []).append((t, rec))
+                times[rec["account_id"]].append(t)
+        for a in accts:
+            ts = times[a.account_id]
             self.truth.append(
                 ScenarioTruth(
-                    account_id=acct.account_id,
-                    institution_id=acct.inst.id,
-                    scenario_id=f"scn-{seed}-{n:04d}",
+                    account_id=a.account_id,
+                    institution_id=a.inst.id,
+                    scenario_id=scenario_id,
                     typology=typ,
                     kind=kind,
-                    start_ms=min(times) if times else self.start,
-                    end_ms=max(times) if times else self.end,
+                    start_ms=min(ts) if ts else self.start,
+                    end_ms=max(ts) if ts else self.end,
                 )
             )
-        self.truth.sort(key=lambda s: s.scenario_id)
+
+    def watchlists(self) -> Watchlists:
+        return Watchlists(
+            ad_site_merchant_ids=tuple(online_merchant(*s).merchant_id for s in AD_SITES),
+            recruiters=tuple(sorted(str(r.account_id) for r in self.recruiters)),
+            dark_web_wallets=tuple(self.dark_wallets),
+            intel_identifiers=tuple(sorted(set(self.intel))),
+        )
 
     # -- construction --
 
@@ -443,12 +627,14 @@ class _World:
 
     def _account(self, idx: int, rng: random.Random, kind: str) -> Account:
         r = rng.random()
-        if kind in ("hard_negative_family_remitter",):
+        if kind in _MSB_KINDS:
             inst, role = MSB_US, "msb_customer"
-        elif kind == "smuggling_cash_wire":
+        elif kind in ("smuggling_cash_wire", "smuggling_transport"):
             inst, role = (MSB_US, "msb_customer") if rng.random() < 0.6 else (BANK_US, "consumer")
-        elif kind in ("labour_wage_capture", "hard_negative_night_nurse"):
+        elif kind in _US_BANK_KINDS:
             inst, role = BANK_US, "consumer"
+        elif kind in ("labour_front_business", "hard_negative_salon"):
+            inst, role = BANK_US, "business"
         elif kind:
             inst, role = (BANK_US if rng.random() < 0.7 else CU_CA), "consumer"
         elif r < 0.5:
@@ -462,7 +648,7 @@ class _World:
         else:
             inst, role = MSB_US, "msb_customer"
         cities = CITIES[inst.country]
-        home = rng.choice(BORDER_CITIES if kind == "smuggling_cash_wire" else cities)
+        home = rng.choice(BORDER_CITIES if kind in _BORDER_KINDS else cities)
         label = f"{self.seed}:{idx}"
         acct = Account(
             idx=idx,
@@ -488,7 +674,9 @@ class _World:
         ca = inst.country == "CA"
         if role == "consumer":
             employers = self.employers_ca if ca else self.employers
-            if kind != "sex_ring" or rng.random() < 0.5:
+            if kind in _NO_SALARY_KINDS:
+                pass  # paid by the scenario, or not at all
+            elif not kind.startswith("sex_ring") or rng.random() < 0.5:
                 acct.employer = rng.choice(employers)
                 acct.salary = rng.uniform(1100, 3800)
             acct.rent = rng.uniform(900, 2600)
@@ -506,6 +694,8 @@ class _World:
                 acct.next_special = rng.randint(0, 3)
         elif role == "business":
             acct.business = rng.choice(tuple(BUSINESS_MCC))
+            if kind in ("labour_front_business", "hard_negative_salon"):
+                acct.business = rng.choice(("nail_salon", "spa"))
             acct.acquirer = rng.choice(self.acquirers)
             acct.deposit_weekday = rng.randrange(6)
             acct.rent = rng.uniform(2500, 9000)
@@ -517,11 +707,13 @@ class _World:
                 )
                 for j in range(rng.randint(2, 8))
             )
+            if kind == "labour_front_business":
+                acct.employees = ()  # nobody on the books
         else:
             acct.remit_country = REMIT_COUNTRIES[
                 rng.choices(range(len(REMIT_COUNTRIES)), cum_weights=REMIT_WEIGHTS)[0]
             ]
-            if kind == "hard_negative_family_remitter":
+            if kind in ("hard_negative_family_remitter", "hard_negative_family_pool"):
                 acct.remit_country = rng.choice(SMUGGLING_CORRIDORS + ("SV",))
                 acct.remit_gap, acct.remit_amount = (28, 31), (550.0, 1600.0)
                 acct.next_remit = rng.randint(0, max(0, min(10, self.ndays - 2)))
@@ -727,12 +919,52 @@ class _World:
             cp = rng.choice(a.friends).record()
             amount = _spend(rng, 35, 5, 150)
             out.append(self.rec(a, t, off, "CREDIT", "P2P", amount, None, cp, online=True))
+        if traits & _NIGHT_WORKERS:
+            self._night_worker_day(a, day, rng, out)
         if "hard_negative_night_nurse" in traits and day.index >= a.next_special:
             # At most one night withdrawal every 4+ days: never three in a week.
             a.next_special = day.index + rng.randint(4, 9)
             t = _at_hour(rng, day.start, off, rng.choice((22, 23, 0, 1, 2, 3)))
             amount = rng.choice((40, 60, 80, 100)) * 100
             out.append(self.cash(a, t, off, home, "DEBIT", amount, "atm"))
+
+    def _night_worker_day(self, a: Account, day: _Day, rng: random.Random, out: list) -> None:
+        """Bar staff and hotel night auditors: the look-alikes of the after-hours indicators.
+
+        Bar staff often have a drink or a bite at a bar after a late shift and bank their tips;
+        night auditors take a cab home at dawn and buy the odd prepaid gift card. Each habit
+        can reach one indicator's threshold in a busy week (a bar at 01:00 three times is
+        AFTER_HOURS_ADULT_SERVICES), never two of the same typology: cash stays at most one
+        night withdrawal a week, rides under the burst count, prepaid loads at one a week.
+        """
+        off = day.offsets[a.home]
+        if "hard_negative_bar_staff" in a.traits:
+            if day.weekday in (3, 4, 5) and rng.random() < 0.6:  # after the Thu-Sat shifts
+                t = _at_hour(rng, day.start, off, rng.choice((1, 2)))
+                m = merchant(a.home, "bar", a.fav % 3)
+                out.append(self.card(a, t, off, m, _spend(rng, 22, 6, 80)))
+            if day.weekday == 6:  # the week's tips banked on Sunday afternoon
+                t = _at_hour(rng, day.start, off, rng.choice((13, 14, 15, 16)))
+                out.append(self.cash(a, t, off, a.home, "CREDIT", _money(rng, 180, 650), "atm"))
+            if day.weekday == 5 and rng.random() < 0.5:  # one ride home a week, at most
+                t = _at_hour(rng, day.start, off, 3)
+                out.append(self._ride(a, t, off, _money(rng, 9, 28)))
+            return
+        if day.weekday < 5 and rng.random() < 0.5:  # hotel night auditor: a cab home at 07:00
+            t = _at_hour(rng, day.start, off, 7)
+            out.append(self._ride(a, t, off, _money(rng, 11, 30)))
+        if day.weekday == 2:
+            t = _at_hour(rng, day.start, off, rng.choice(DAY_HOURS))
+            m = merchant(a.home, "prepaid", a.fav % 2)
+            out.append(self.card(a, t, off, m, rng.choice((25, 50, 100)) * 100))
+        if day.weekday == 0 and rng.random() < 0.7:  # after the Sunday night shift
+            t = _at_hour(rng, day.start, off, rng.choice((6, 7)))  # 06:00 is day, by the rule
+            amount = rng.choice((40, 60, 80, 100)) * 100
+            out.append(self.cash(a, t, off, a.home, "DEBIT", amount, "atm"))
+
+    def _ride(self, a: Account, t: int, off: int, amount: int) -> tuple[int, dict]:
+        m = online_merchant(*RIDE_HAIL).record()
+        return self.rec(a, t, off, "DEBIT", "CARD_NOT_PRESENT", amount, m, online=True)
 
     def _start_trip(self, a: Account, day: _Day, rng: random.Random, out: list) -> None:
         cities = [c for c in CITIES[a.inst.country] if c != a.home]
@@ -756,6 +988,16 @@ class _World:
     def _salesperson_day(self, a: Account, day: _Day, rng: random.Random, out: list) -> City:
         """Mon-Tue in one territory city, Wed-Thu in the other: two hotel cities every week."""
         city = a.territory[0] if day.weekday < 2 else a.territory[1]
+        if day.weekday == 0 and rng.random() < 0.5:  # the week's flights, booked online
+            name, mcc, hq = rng.choice(AIRLINES)
+            t = _at_hour(rng, day.start, day.offsets[a.home], rng.choice((5, 6)))
+            rec = online_merchant(name, mcc, hq).record()
+            for _ in range(2):
+                out.append(
+                    self.rec(a, t, day.offsets[a.home], "DEBIT", "CARD_NOT_PRESENT",
+                             _money(rng, 120, 420), rec, online=True, passengers=[a.name_hash])
+                )  # fmt: skip
+                t += rng.randrange(MIN_MS, 10 * MIN_MS)
         if day.weekday in (0, 2):
             off = day.offsets[city]
             t = _at_hour(rng, day.start, off, rng.choice((15, 16, 17, 18)))
@@ -802,6 +1044,13 @@ class _World:
                         a, t, off, "DEBIT", "ACH", amount, None, cp, None, "PAYR", True, online=True
                     )
                 )
+        if day.dom == 15 and "hard_negative_salon" in a.traits:  # monthly payroll tax deposit
+            t = _at_hour(rng, day.start, off, rng.choice(BUSINESS_HOURS))
+            cp = self.tax_agency.record()
+            amount = _money(rng, 400, 1500)
+            out.append(
+                self.rec(a, t, off, "DEBIT", "ACH", amount, None, cp, None, "TAXS", online=True)
+            )
         if day.weekday < 6 and rng.random() < 0.25:
             t = _at_hour(rng, day.start, off, rng.choice(BUSINESS_HOURS))
             m = merchant(a.home, "supplies", a.fav % 3)
@@ -837,6 +1086,8 @@ class _World:
         t2 = t + rng.randint(3, 40) * MIN_MS
         out.append(self.transfer_out(a, t2, off, a.recipient, amount, "REMITTANCE"))
 
+
+_NIGHT_WORKERS = frozenset({"hard_negative_bar_staff", "hard_negative_hotel_worker"})
 
 ROLE_DAY: dict[str, Callable[[_World, Account, _Day, random.Random, list], None]] = {
     "consumer": _World.consumer_day,
@@ -1029,11 +1280,468 @@ def _smuggling(
     return events
 
 
+def _episode(rng: random.Random, lo: int, hi: int, length: int) -> int:
+    """Start of one episode of ``length`` inside [lo, hi): early enough to finish in the run."""
+    room = hi - lo - length
+    return lo + (rng.randrange(0, min(room, 10 * DAY_MS)) if room > 0 else 0)
+
+
+def _times(rng: random.Random, t0: int, span: int, n: int, off: int, hours: Sequence[int]) -> list:
+    """``n`` sorted times in [t0, t0 + span), each at one of ``hours`` local where possible."""
+    out = []
+    for _ in range(n):
+        t = t0 + rng.randrange(max(1, span - HOUR_MS))
+        out.append(_in_window(rng, t, t0 + span, off, hours))
+    return sorted(out)
+
+
+def _cnp(w: _World, a: Account, t: int, off: int, m: Merchant, amount: int) -> tuple[int, dict]:
+    return w.rec(a, t, off, "DEBIT", "CARD_NOT_PRESENT", amount, m.record(), online=True)
+
+
+def _sex_ring_online(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """A ring run from a phone: ad-site fees, crypto in small multiples, prepaid cards, rides
+    to calls, night payments at massage venues and many small payments from buyers.
+
+    Ad fees are whole multiples of $3 under $100 at the advertising MCC or at a site only the
+    watchlist knows; the crypto goes, in some rings, to a dark-web market wallet; in some the
+    holder's phone is in the ads (the intel list). One footprint may be missing; the rest
+    still reach the threshold under the default rules (no watchlists needed).
+    """
+    events: list[tuple[int, dict]] = []
+    span = min(6 * DAY_MS, hi - lo)
+    t0 = _episode(rng, lo, hi, span)
+    off = utc_offset(a.home, t0)
+    drop = rng.choice((None, None, "crypto", "prepaid", "spa", "payers", "rides"))
+    site = online_merchant(*AD_SITES[rng.randrange(2)])  # 7311: the multiples count
+    for t in _times(rng, t0, span, rng.randint(4, 8), off, tuple(range(8, 24))):
+        amount = rng.choice((9, 12, 15, 24, 36, 48)) * 100
+        events.append(_cnp(w, a, t, off, site, amount))
+    if rng.random() < 0.5:  # also a site that only a watchlist can name
+        listed = online_merchant(*AD_SITES[2])
+        for t in _times(rng, t0, span, rng.randint(5, 8), off, tuple(range(8, 24))):
+            events.append(_cnp(w, a, t, off, listed, rng.choice((10, 20, 25, 40)) * 100))
+    if drop != "crypto":
+        exchange = online_merchant(*CRYPTO_EXCHANGE).record()
+        dark = rng.random() < 0.4
+        wallet = rng.choice(w.dark_wallets) if dark else w._hash(f"wallet:{w.seed}:{a.idx}")
+        for t in _times(rng, t0, span, rng.randint(3, 6), off, tuple(range(0, 24))):
+            amount = rng.choice((24, 36, 48, 72, 96)) * 100
+            t_rec = w.rec(a, t, off, "DEBIT", "CRYPTO", amount, exchange, online=True)
+            t_rec[1]["wallet_address_hash"] = wallet
+            events.append(t_rec)
+    if drop != "prepaid":
+        for t in _times(rng, t0, span, rng.randint(4, 7), off, DAY_HOURS):
+            m = merchant(a.home, "prepaid", rng.randrange(2))
+            events.append(w.card(a, t, off, m, rng.choice((50, 100, 200, 300, 500)) * 100))
+    if drop != "spa":
+        for t in _times(rng, t0, span, rng.randint(3, 5), off, (22, 23, 0, 1, 2)):
+            m = merchant(a.home, rng.choice(("massage", "spa")), rng.randrange(3))
+            events.append(w.card(a, t, off, m, _money(rng, 60, 220)))
+    if drop != "rides":
+        for t in _times(rng, t0, span, rng.randint(6, 10), off, NIGHT_HOURS):
+            events.append(w._ride(a, t, off, _money(rng, 9, 45)))
+    if drop != "payers":
+        payers = [
+            w._party(f"payer:{a.idx}:o:{i}", "p2p-net-01", a.inst.country)
+            for i in range(rng.randint(6, 14))
+        ]
+        for i, t in enumerate(_times(rng, t0, span, rng.randint(12, 24), off, NIGHT_HOURS)):
+            payer = payers[i] if i < len(payers) else rng.choice(payers)
+            cp = payer.record()
+            events.append(
+                w.rec(a, t, off, "CREDIT", "P2P", _money(rng, 30, 95), None, cp, online=True)
+            )
+    if rng.random() < 0.3:
+        w.intel.append(a.phone_hash)  # the number in the ads
+    return events
+
+
+def _sex_ring_travel(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """A ring on the road by bus: tickets for the victims bought at the depot in each city,
+    a motel per city, night payments at massage venues and bars, rides to calls, and the
+    victims' food, drug-store and clothing bought by the trafficker.
+
+    No night cash here (that is the classic ring), so the variant rests on the newer
+    detectors. One of motels, venues or rides may be missing; the rest reach the threshold.
+    The shift of spend (SUSTAINING_SPEND) needs an 8-week baseline before a 4-week window, so
+    it is only generated in runs of twelve weeks or more.
+    """
+    events: list[tuple[int, dict]] = []
+    victims = [w._hash(f"victim:{w.seed}:{a.idx}:{i}") for i in range(rng.randint(1, 3))]
+    n_cities = rng.randint(3, 4)
+    per_city = min(DAY_MS + DAY_MS // 2, (hi - lo) // (n_cities + 1))
+    t0 = _episode(rng, lo, hi, per_city * n_cities)
+    cities = _distinct_regions(rng, CITIES[a.inst.country], n_cities)
+    drop = rng.choice((None, None, "hotel", "venue", "rides"))
+    for j, city in enumerate(cities):
+        arrive = t0 + j * per_city
+        off = utc_offset(city, arrive)
+        t = _in_window(rng, arrive, arrive + per_city, off, (10, 11, 12, 13))
+        if j + 1 < len(cities):  # tickets to the next city, bought at this depot
+            m = merchant(city, "bus", rng.randrange(2))
+            rec = w.rec(
+                a,
+                t,
+                off,
+                "DEBIT",
+                "CARD_PRESENT",
+                _money(rng, 35, 90) * (len(victims) + 1),
+                m.record(),
+                None,
+                m.location(),
+                passengers=[a.name_hash, *victims],
+            )
+            events.append(rec)
+        if drop != "hotel":
+            t_h = _in_window(rng, arrive, arrive + per_city, off, (14, 15, 16))
+            events.append(
+                w.card(a, t_h, off, merchant(city, "hotel", rng.randrange(4)), _money(rng, 55, 120))
+            )
+        if drop != "venue":
+            t_v = _in_window(rng, arrive, arrive + per_city, off, (22, 23, 0, 1))
+            kind = rng.choice(("massage", "bar", "spa"))
+            events.append(
+                w.card(a, t_v, off, merchant(city, kind, rng.randrange(2)), _money(rng, 40, 180))
+            )
+        if drop != "rides":
+            for t_r in _times(rng, arrive, per_city, rng.randint(2, 3), off, NIGHT_HOURS):
+                events.append(w._ride(a, t_r, off, _money(rng, 9, 40)))
+        for cat, median in (("fast_food", 14), ("pharmacy", 22), ("clothing", 45)):
+            t_s = _in_window(rng, arrive, arrive + per_city, off, DAY_HOURS)
+            m = merchant(city, cat, rng.randrange(2) if cat == "clothing" else rng.randrange(3))
+            events.append(w.card(a, t_s, off, m, _spend(rng, median, 4, 200)))
+    if hi - lo >= SUSTAIN_MIN_DAYS * DAY_MS:
+        events += _sustaining(w, a, rng, max(lo, hi - 4 * 7 * DAY_MS), hi)
+    return events
+
+
+# SUSTAINING_SPEND compares the last four weeks with the thirteen before and needs eight weeks
+# of baseline: the shift is only worth generating when the run has room for both (12 weeks).
+SUSTAIN_MIN_DAYS = 84
+
+
+def _sustaining(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Feeding and clothing the victims at home between trips: fast food, drug store and
+    clothing most days, several people's worth."""
+    events: list[tuple[int, dict]] = []
+    off = utc_offset(a.home, lo)
+    t = lo
+    while t < hi - DAY_MS:
+        for cat, median in (("fast_food", 38), ("pharmacy", 30), ("clothing", 70)):
+            if rng.random() < (0.9 if cat == "fast_food" else 0.3):
+                t_s = _in_window(rng, t, t + DAY_MS, off, DAY_HOURS)
+                m = merchant(a.home, cat, rng.randrange(2))
+                events.append(w.card(a, t_s, off, m, _spend(rng, median, 8, 250)))
+        t += DAY_MS
+    return events
+
+
+def _labour_recruiter(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """A crew boss: fees to an unlicensed recruiter, bus tickets for the crew, van rental,
+    then the crew's wages captured as in the classic scenario.
+
+    Without the recruiter watchlist the wages and the crew's tickets already reach the
+    threshold; with it, the fee adds to the score before the first payday.
+    """
+    events: list[tuple[int, dict]] = []
+    off = utc_offset(a.home, lo)
+    recruiter = rng.choice(w.recruiters)
+    for t in _times(rng, lo, min(2 * DAY_MS, hi - lo), rng.randint(1, 2), off, DAY_HOURS):
+        events.append(w.transfer_out(a, t, off, recruiter, _money(rng, 800, 2600), "WIRE"))
+    crew = [w._hash(f"crew:{w.seed}:{a.idx}:{i}") for i in range(rng.randint(3, 6))]
+    t = _in_window(rng, lo + DAY_MS // 2, lo + 2 * DAY_MS, off, DAY_HOURS)
+    for k in range(rng.randint(2, 3)):  # one ticket per few workers, at the depot
+        m = merchant(a.home, "bus", rng.randrange(2))
+        group = crew[k::2] or crew[:1]
+        events.append(
+            w.rec(
+                a,
+                t + k * 5 * MIN_MS,
+                off,
+                "DEBIT",
+                "CARD_PRESENT",
+                _money(rng, 40, 90) * len(group),
+                m.record(),
+                None,
+                m.location(),
+                passengers=group,
+            )
+        )
+    if rng.random() < 0.6:  # a van every working day of the first week
+        for t_v in _times(
+            rng, lo + DAY_MS, min(6 * DAY_MS, hi - lo - DAY_MS), rng.randint(6, 7), off, (5, 6)
+        ):
+            m = merchant(a.home, "car_rental", rng.randrange(2))
+            events.append(w.card(a, t_v, off, m, _money(rng, 55, 120)))
+    return events + _labour(w, a, rng, lo + DAY_MS, hi)
+
+
+def _labour_front_business(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """A salon or spa that banks cash every week, has nobody on its payroll and pays no tax;
+    the workers get prepaid cards for pocket money and owe a recruiter.
+
+    Slow by nature: the front-business and low-payroll indicators need four and five weeks of
+    history, so this variant is only generated in runs of four weeks or more, and is caught
+    near their end (LOW_PAYROLL with the prepaid burst of the last week).
+    """
+    events: list[tuple[int, dict]] = []
+    off = utc_offset(a.home, lo)
+    t = lo
+    while t < hi - DAY_MS:
+        for t_c in _times(rng, t, min(7 * DAY_MS, hi - t), rng.randint(2, 4), off, BUSINESS_HOURS):
+            events.append(w.cash(a, t_c, off, a.home, "CREDIT", _money(rng, 900, 2400), "branch"))
+        t += 7 * DAY_MS
+    last_week = max(lo, hi - 7 * DAY_MS)
+    for t_p in _times(rng, last_week, hi - last_week, rng.randint(5, 7), off, DAY_HOURS):
+        m = merchant(a.home, "prepaid", rng.randrange(2))
+        events.append(w.card(a, t_p, off, m, rng.choice((100, 200, 300)) * 100))
+    if rng.random() < 0.7:
+        recruiter = rng.choice(w.recruiters)
+        t_r = _in_window(rng, hi - 10 * DAY_MS, hi - 8 * DAY_MS, off, DAY_HOURS)
+        events.append(w.transfer_out(a, t_r, off, recruiter, _money(rng, 1500, 4000), "WIRE"))
+    return events
+
+
+def _smuggling_structuring(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Cash just under the $10,000 report at branches, wired to the corridor within hours."""
+    events: list[tuple[int, dict]] = []
+    span = min(5 * DAY_MS, hi - lo)
+    t0 = _episode(rng, lo, hi, span)
+    off = utc_offset(a.home, t0)
+    country = rng.choice(SMUGGLING_CORRIDORS)
+    recipient = w._party(f"smg-recipient:{a.idx}:s", PAYOUT_BANKS[country], country)
+    for t in _times(rng, t0, span, rng.randint(3, 4), off, (9, 10, 11, 12, 13)):
+        cash = _money(rng, 9050, 9950)
+        events.append(w.cash(a, t, off, a.home, "CREDIT", cash, "branch"))
+        t_out = t + rng.randrange(HOUR_MS, 4 * HOUR_MS)
+        events.append(
+            w.transfer_out(a, t_out, off, recipient, cash - _money(rng, 100, 600), "WIRE")
+        )
+    return events
+
+
+def _smuggling_transport(
+    w: _World, a: Account, rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """A coordinator near the border: bus tickets for groups of migrants, cash fees in, wired
+    to the corridor."""
+    events: list[tuple[int, dict]] = []
+    span = min(5 * DAY_MS, hi - lo)
+    t0 = _episode(rng, lo, hi, span)
+    off = utc_offset(a.home, t0)
+    migrants = [w._hash(f"migrant:{w.seed}:{a.idx}:{i}") for i in range(rng.randint(3, 8))]
+    for k, t in enumerate(_times(rng, t0, span, rng.randint(2, 3), off, (6, 7, 8, 9))):
+        m = merchant(a.home, "bus", k % 2)
+        group = migrants[k::2] or migrants[:2]
+        events.append(
+            w.rec(
+                a,
+                t,
+                off,
+                "DEBIT",
+                "CARD_PRESENT",
+                _money(rng, 45, 110) * len(group),
+                m.record(),
+                None,
+                m.location(),
+                passengers=group,
+            )
+        )
+    country = rng.choice(SMUGGLING_CORRIDORS)
+    recipient = w._party(f"smg-recipient:{a.idx}:t", PAYOUT_BANKS[country], country)
+    out_channel = "WIRE" if a.inst.bank else "REMITTANCE"
+    for t in _times(rng, t0, span, rng.randint(2, 4), off, (10, 11, 12, 13, 14)):
+        events.append(w.cash(a, t, off, a.home, "CREDIT", _money(rng, 1200, 2900), ""))
+        t_out = t + rng.randrange(HOUR_MS, 5 * HOUR_MS)
+        events.append(
+            w.transfer_out(a, t_out, off, recipient, _money(rng, 1100, 2800), out_channel)
+        )
+    return events
+
+
+# --- multi-account scenarios and look-alikes ------------------------------------------------
+
+
+def _share_identity(w: _World, accts: Sequence[Account], label: str, device: bool) -> None:
+    """Give every account the same holder phone and address (and device): the escort's or the
+    trafficker's, given at account opening."""
+    phone = w._hash(f"+1{label}")
+    address = w._hash(f"address:{label}")
+    for a in accts:
+        a.phone_hash, a.address_hash, a.home = phone, address, accts[0].home
+        if device:
+            a.device_hash = w._hash(f"device:{label}")
+
+
+def _labour_shared_identifier(
+    w: _World, accts: list[Account], rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Victims' accounts opened by their trafficker: one phone, one address, one device.
+
+    Each gets its own wage by payroll, which leaves the same day: a recruitment-fee instalment
+    to an unlicensed recruiter (watchlist), then either prepaid cards the boss keeps or, in
+    half of the groups, most of the wage sent on to the boss's account (WAGE_FORWARDING).
+    Alone, an account shows little; SHARED_IDENTIFIER joins them.
+    """
+    _share_identity(w, accts, f"lab:{w.seed}:{accts[0].idx}", device=True)
+    events: list[tuple[int, dict]] = []
+    employer = rng.choice(w.employers)
+    recruiter = rng.choice(w.recruiters)
+    boss = w._party(f"lab-boss:{accts[0].idx}", "p2p-net-01", "US") if rng.random() < 0.5 else None
+    off = utc_offset(accts[0].home, lo)
+    payday = lo + rng.randrange(max(1, min(3 * DAY_MS, hi - lo - 7 * DAY_MS)))
+    while payday < hi:
+        t_pay = _at_hour(rng, payday, off, rng.choice(ACH_HOURS))
+        for a in accts:
+            wage = _money(rng, 420, 900)
+            cp = employer.record(ultimate=a.name_hash)
+            events.append(w.rec(a, t_pay, off, "CREDIT", "ACH", wage, None, cp, None, "SALA", True))
+            t = t_pay + rng.randrange(2 * HOUR_MS, 8 * HOUR_MS)
+            fee = _money(rng, 150, 350)
+            events.append(w.transfer_out(a, t, off, recruiter, fee, "ACH"))
+            if boss is not None:
+                kept = wage * rng.uniform(0.85, 0.95)
+                t_f = t + rng.randrange(10 * MIN_MS, 2 * HOUR_MS)
+                events.append(w.transfer_out(a, t_f, off, boss, int(kept), "P2P"))
+                continue
+            for k in range(rng.randint(4, 5)):
+                t_p = _in_window(rng, t + k * DAY_MS, t + (k + 1) * DAY_MS, off, DAY_HOURS)
+                m = merchant(a.home, "prepaid", rng.randrange(2))
+                events.append(w.card(a, t_p, off, m, rng.choice((25, 50, 75, 100)) * 100))
+        payday += 14 * DAY_MS
+    return events
+
+
+def _remit(
+    w: _World, a: Account, t: int, party: Party, amount: int, rng: random.Random
+) -> list[tuple[int, dict]]:
+    """A walk-in remittance: cash at the agent counter, sent minutes later."""
+    off = utc_offset(a.home, t)
+    fee = _money(rng, 8, 30)
+    cash = w.cash(a, t, off, a.home, "CREDIT", amount + fee, "agent")
+    out = w.transfer_out(a, t + rng.randint(4, 30) * MIN_MS, off, party, amount, "REMITTANCE")
+    return [cash, out]
+
+
+def _smuggling_shared_identifier(
+    w: _World, accts: list[Account], rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Escorted customers: one smuggler brings several people to the same agent on the same
+    days; their accounts carry his phone and address, and each sends fees to the corridor in
+    two or three instalments under $3,000."""
+    _share_identity(w, accts, f"smg:{w.seed}:{accts[0].idx}", device=False)
+    collectors = [
+        w._party(f"smg-collector:{accts[0].idx}:{j}", PAYOUT_BANKS[c], c)
+        for j, c in enumerate(rng.sample(SMUGGLING_CORRIDORS, 2))
+    ]
+    events: list[tuple[int, dict]] = []
+    t0 = _episode(rng, lo, hi, 4 * DAY_MS)
+    off = utc_offset(accts[0].home, t0)
+    for a in accts:
+        visit = _in_window(rng, t0, t0 + DAY_MS, off, (10, 11, 12, 13, 14))
+        for _ in range(rng.randint(2, 3)):
+            events += _remit(w, a, visit, rng.choice(collectors), _money(rng, 1500, 2980), rng)
+            visit = _in_window(rng, visit + 20 * HOUR_MS, visit + 44 * HOUR_MS, off, (10, 11, 12))
+    return events
+
+
+def _smuggling_common_beneficiary(
+    w: _World, accts: list[Account], rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Relatives of migrants in several cities pay the smuggler's fee to one account abroad,
+    on the same or consecutive days, each under the $3,000 MSB limit, in one to three
+    instalments. The senders do not know each other; COMMON_BENEFICIARY joins them."""
+    country = rng.choice(SMUGGLING_CORRIDORS)
+    beneficiary = w._party(f"smg-beneficiary:{accts[0].idx}", PAYOUT_BANKS[country], country)
+    events: list[tuple[int, dict]] = []
+    t0 = _episode(rng, lo, hi, 3 * DAY_MS)
+    for a in accts:
+        off = utc_offset(a.home, t0)
+        visit = _in_window(rng, t0, t0 + DAY_MS + DAY_MS // 2, off, tuple(range(9, 19)))
+        for _ in range(rng.choice((1, 2, 2, 3))):
+            events += _remit(w, a, visit, beneficiary, _money(rng, 900, 2980), rng)
+            visit = _in_window(rng, visit + 18 * HOUR_MS, visit + 40 * HOUR_MS, off, (10, 14, 17))
+    return events
+
+
+def _couple(
+    w: _World, accts: list[Account], rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Look-alike: two partners with separate accounts, one home phone and one address."""
+    _share_identity(w, accts, f"couple:{w.seed}:{accts[0].idx}", device=rng.random() < 0.5)
+    return []
+
+
+def _family_pool(
+    w: _World, accts: list[Account], rng: random.Random, lo: int, hi: int
+) -> list[tuple[int, dict]]:
+    """Look-alike: two to four relatives in one town send money home to the same mother,
+    each once a month, around the same payday (the MSB routine does the sending)."""
+    first = accts[0]
+    for a in accts:
+        a.home, a.recipient = first.home, first.recipient
+        a.remit_country = first.remit_country
+        a.next_remit = first.next_remit + rng.randint(0, 2)
+    return []
+
+
+GROUP_BUILDERS: dict[str, Callable[[_World, list[Account], random.Random, int, int], list]] = {
+    "labour_shared_identifier": _labour_shared_identifier,
+    "smuggling_shared_identifier": _smuggling_shared_identifier,
+    "smuggling_common_beneficiary": _smuggling_common_beneficiary,
+    "hard_negative_couple": _couple,
+    "hard_negative_family_pool": _family_pool,
+}
+
+
 SCENARIO_BUILDERS: dict[str, Callable[[_World, Account, random.Random, int, int], list]] = {
     "sex_ring": _sex_ring,
+    "sex_ring_online": _sex_ring_online,
+    "sex_ring_travel": _sex_ring_travel,
     "labour_wage_capture": _labour,
+    "labour_recruiter": _labour_recruiter,
+    "labour_front_business": _labour_front_business,
     "smuggling_cash_wire": _smuggling,
+    "smuggling_structuring": _smuggling_structuring,
+    "smuggling_transport": _smuggling_transport,
 }
+
+
+def build(
+    seed: int,
+    accounts: int,
+    days: float,
+    start_ms: int,
+    hash_key: str,
+    scenarios: int | None = None,
+    groups: int | None = None,
+) -> Simulation:
+    """The events, the truth and the watchlists of one simulated world.
+
+    ``scenarios`` is the number of single-account trafficking scenarios (default one per 500
+    accounts, at least one per typology), as many single-account hard negatives are added
+    (at least four). ``groups`` is the number of multi-account scenarios (default one per
+    eight scenarios in runs of a week or more, so none in small or short runs); as many
+    look-alike groups (couples, families pooling remittances) are added. All of these accounts
+    are part of ``accounts``; groups are left out when the accounts do not suffice. The event
+    iterator is lazy and single-use; the truth and watchlists are complete before it is
+    consumed.
+    """
+    world = _World(seed, accounts, days, start_ms, hash_key, scenarios, groups)
+    return Simulation(world.stream(), world.truth, world.watchlists())
 
 
 def generate(
@@ -1043,16 +1751,41 @@ def generate(
     start_ms: int,
     hash_key: str,
     scenarios: int | None = None,
+    groups: int | None = None,
 ) -> tuple[Iterator[dict], list[ScenarioTruth]]:
     """Avro-ready payment records in event-time order, and the truth about injected accounts.
 
-    ``scenarios`` is the number of trafficking scenarios (default one per 500 accounts, at least
-    one per typology); as many hard negatives (at least four, one per look-alike kind) are
-    added. Scenario and look-alike accounts are part of ``accounts``. The iterator is lazy and
-    single-use; the truth list is complete before it is consumed.
+    See :func:`build` (which also gives the watchlists the scenarios use).
     """
-    world = _World(seed, accounts, days, start_ms, hash_key, scenarios)
-    return world.stream(), world.truth
+    sim = build(seed, accounts, days, start_ms, hash_key, scenarios, groups)
+    return sim.events, sim.truth
+
+
+# Rule-set indicator parameter that receives each watchlist.
+_WATCHLIST_PARAMS = {
+    "ad_site_merchant_ids": ("AD_SITE_PAYMENTS", "merchant_ids"),
+    "recruiters": ("UNLICENSED_RECRUITER", "recruiters"),
+    "dark_web_wallets": ("CRYPTO_SMALL_MULTIPLES", "dark_web_wallets"),
+    "intel_identifiers": ("INTEL_IDENTIFIER_MATCH", "identifiers"),
+}
+
+
+def rules_overlay(doc: dict[str, Any], watchlists: Watchlists, label: str = "sim") -> dict:
+    """A copy of rule-set ``doc`` whose watchlists also hold the simulated world's entries.
+
+    The version gets ``+<label>`` so alerts raised under it are told apart from production
+    ones. Indicators missing from ``doc`` are left out, not added.
+    """
+    out = json.loads(json.dumps(doc))
+    out["version"] = f"{out['version']}+{label}"
+    lists = watchlists.as_dict()
+    for name, (code, param) in _WATCHLIST_PARAMS.items():
+        spec = out.get("indicators", {}).get(code)
+        if spec is None:
+            continue
+        params = spec.setdefault("params", {})
+        params[param] = list(dict.fromkeys([*params.get(param, []), *lists[name]]))
+    return out
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -1112,6 +1845,13 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--accounts", type=int, default=2000)
     p.add_argument("--days", type=float, default=14.0)
     p.add_argument("--scenarios", type=int, default=None, help="trafficking scenarios to inject")
+    p.add_argument(
+        "--groups",
+        type=int,
+        default=None,
+        help="multi-account scenarios (shared identifiers, common beneficiary); default "
+        "one per 8 scenarios",
+    )
     p.add_argument("--start", help="ISO 8601 or now-<N>d|h|m (default: now minus --days)")
     dest = p.add_mutually_exclusive_group(required=True)
     dest.add_argument("--out", help="write JSON lines to FILE ('-' for stdout)")
@@ -1119,6 +1859,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--topic", help="topic for --publish (default CB_TOPIC_PAYMENTS)")
     p.add_argument("--rate", type=float, help="events per second for --publish (default unpaced)")
     p.add_argument("--truth", help="write the scenario truth as JSON to FILE")
+    p.add_argument(
+        "--rules-out",
+        help="write the default rule set plus the simulated watchlists (ad sites, recruiters, "
+        "dark-web wallets, identifiers in ads) to FILE, for `backtest --rules` (default with "
+        "--out FILE: FILE with suffix .rules.json)",
+    )
     p.add_argument("--limit", type=int, help="stop after N events")
     args = p.parse_args(argv)
     if args.accounts < 1 or args.days <= 0:
@@ -1140,9 +1886,16 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"chainbreaker simulate: {exc}", file=sys.stderr)
         return 2
-    events, truth = generate(
-        args.seed, args.accounts, args.days, start_ms, settings.hash_key, args.scenarios
+    sim = build(
+        args.seed,
+        args.accounts,
+        args.days,
+        start_ms,
+        settings.hash_key,
+        args.scenarios,
+        args.groups,
     )
+    events, truth = sim.events, sim.truth
     if args.limit is not None:
         events = islice(events, max(0, args.limit))
     truth_path = args.truth
@@ -1150,6 +1903,14 @@ def main(argv: list[str]) -> int:
         truth_path = str(Path(args.out).with_suffix(".truth.json"))
     if truth_path:
         Path(truth_path).write_text(json.dumps([asdict(s) for s in truth], indent=1) + "\n")
+    rules_path = args.rules_out
+    if rules_path is None and args.out not in (None, "-"):
+        rules_path = str(Path(args.out).with_suffix(".rules.json"))
+    if rules_path:
+        from processors.rules import default_document
+
+        overlay = rules_overlay(default_document(), sim.watchlists, f"sim.{args.seed}")
+        Path(rules_path).write_text(json.dumps(overlay, indent=1) + "\n")
 
     bar = tqdm(events, unit="ev", file=sys.stderr, disable=None, desc="simulate")
     count, failures = 0, 0
@@ -1187,6 +1948,7 @@ def main(argv: list[str]) -> int:
     by_typ = Counter(s.typology for s in truth)
     summary = ", ".join(f"{t}={by_typ.get(t, 0)}" for t in (*TYPOLOGIES, "NONE"))
     where += f", truth in {truth_path}" if truth_path else ""
+    where += f", rules with watchlists in {rules_path}" if rules_path else ""
     print(
         f"simulate: {count} events, {args.accounts} accounts, scenarios {summary}; {where}",
         file=sys.stderr if args.out == "-" else sys.stdout,

@@ -112,7 +112,11 @@ def test_default_scenario_mix():
     _, truth = generate(3, 3000, 14, START, KEY)
     kinds = Counter(s.typology for s in truth)
     assert kinds == {"SEX_TRAFFICKING": 2, "LABOUR_TRAFFICKING": 2, "HUMAN_SMUGGLING": 2, "NONE": 6}
-    assert {s.kind for s in truth if s.typology == "NONE"} == set(simulate.NEGATIVE_KINDS)
+    # Six look-alikes: the first six kinds in turn; no groups below eight scenarios.
+    assert {s.kind for s in truth if s.typology == "NONE"} == set(simulate.NEGATIVE_KINDS[:6])
+    assert {s.kind for s in truth if s.typology != "NONE"} == {
+        kinds[n] for kinds in simulate.SCENARIO_VARIANTS.values() for n in (0, 1)
+    }
     _, few = generate(3, 50, 3, START, KEY)
     assert {s.typology for s in few} >= set(simulate.TYPOLOGIES)
     assert len({s.account_id for s in few}) == len(few)
@@ -224,3 +228,354 @@ def test_main_limit(tmp_path):
         simulate.main(["--accounts", "50", "--days", "1", "--limit", "7", "--out", str(out)]) == 0
     )
     assert len(out.read_text().splitlines()) == 7
+
+
+# --- scenario variants, multi-account scenarios and their look-alikes --------------------------
+
+MONTH = 30
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A month with every variant (4 scenarios per typology) and 3 groups of each kind."""
+    sim = simulate.build(9, 1500, MONTH, START, KEY, scenarios=12, groups=3)
+    return list(sim.events), sim.truth, sim.watchlists
+
+
+def _by_kind(world) -> dict[str, dict[str, list[dict]]]:
+    """kind -> account -> that account's events."""
+    events, truth, _ = world
+    kind_of = {t.account_id: t.kind for t in truth}
+    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for rec in events:
+        kind = kind_of.get(rec["account_id"])
+        if kind is not None:
+            out[kind][rec["account_id"]].append(rec)
+    return out
+
+
+def _local_hour(rec) -> int:
+    return (rec["event_time"] // 60_000 + rec["utc_offset_minutes"]) // 60 % 24
+
+
+def _beneficiary(rec) -> tuple[str, str]:
+    cp = rec["counterparty"]
+    return cp["account_id"], cp["institution_id"]
+
+
+def test_every_variant_and_group_kind_is_generated(world):
+    _, truth, _ = world
+    kinds = {t.kind for t in truth}
+    for variants in simulate.SCENARIO_VARIANTS.values():
+        assert set(variants) <= kinds
+    assert set(simulate.GROUP_KINDS) <= kinds
+    assert set(simulate.NEGATIVE_GROUP_KINDS) <= kinds
+    assert set(simulate.NEGATIVE_KINDS) <= kinds
+
+
+def test_ground_truth_is_consistent(world):
+    events, truth, _ = world
+    accounts = [t.account_id for t in truth]
+    assert len(set(accounts)) == len(accounts)  # one label per account
+    end = START + MONTH * DAY_MS
+    times: dict[str, list[int]] = defaultdict(list)
+    for rec in events:
+        times[rec["account_id"]].append(rec["event_time"])
+    by_scenario: dict[str, list] = defaultdict(list)
+    for t in truth:
+        by_scenario[t.scenario_id].append(t)
+        assert START <= t.start_ms <= t.end_ms <= end, t
+        if t.typology != "NONE":  # the labelled span holds that account's scenario events
+            inside = [x for x in times[t.account_id] if t.start_ms <= x <= t.end_ms]
+            assert inside and min(inside) == t.start_ms and max(inside) == t.end_ms, t
+    for sid, rows in by_scenario.items():
+        assert len({(r.typology, r.kind) for r in rows}) == 1, sid
+        group = (
+            rows[0].kind in simulate.GROUP_KINDS or rows[0].kind in simulate.NEGATIVE_GROUP_KINDS
+        )
+        assert (len(rows) > 1) == group, sid
+        if rows[0].kind in simulate.GROUP_KINDS:
+            assert rows[0].typology == simulate.GROUP_KINDS[rows[0].kind]
+
+
+def test_shared_identifier_groups_share_a_phone_and_couples_share_with_two(world):
+    events, truth, _ = world
+    scenario = {t.account_id: t for t in truth}
+    phones: dict[str, set[str]] = defaultdict(set)  # phone hash -> accounts
+    devices: dict[str, set[str]] = defaultdict(set)
+    for rec in events:
+        phones[rec["holder_phone_hash"]].add(rec["account_id"])
+        if rec["device_hash"]:
+            devices[rec["device_hash"]].add(rec["account_id"])
+    shared = {p: accts for p, accts in phones.items() if len(accts) > 1}
+    kinds = Counter()
+    for accts in shared.values():
+        labels = {(scenario[a].scenario_id, scenario[a].kind) for a in accts}
+        assert len(labels) == 1, labels  # only the accounts of one group share a phone
+        kind = labels.pop()[1]
+        kinds[kind] += 1
+        if kind in ("labour_shared_identifier", "smuggling_shared_identifier"):
+            assert len(accts) >= 3
+            sid = scenario[next(iter(accts))].scenario_id
+            assert accts == {t.account_id for t in truth if t.scenario_id == sid}
+        else:
+            assert kind == "hard_negative_couple" and len(accts) == 2
+    assert kinds["labour_shared_identifier"] >= 1 and kinds["smuggling_shared_identifier"] >= 1
+    assert kinds["hard_negative_couple"] >= 1
+    # Labour victims' accounts were opened by one person: the device is shared too.
+    shared_devices = [accts for accts in devices.values() if len(accts) >= 3]
+    assert {scenario[next(iter(a))].kind for a in shared_devices} == {"labour_shared_identifier"}
+    # The shared-identifier group is active within one week (the indicator's window).
+    for t0 in {t.scenario_id for t in truth if t.kind == "labour_shared_identifier"}:
+        starts = [t.start_ms for t in truth if t.scenario_id == t0]
+        assert max(starts) - min(starts) < 7 * DAY_MS
+
+
+def test_common_beneficiary_many_small_senders_and_family_pool_few(world):
+    by_kind = _by_kind(world)
+    _, truth, _ = world
+    for scenario_id in {t.scenario_id for t in truth if t.kind == "smuggling_common_beneficiary"}:
+        members = {t.account_id for t in truth if t.scenario_id == scenario_id}
+        sends = [
+            r
+            for a in members
+            for r in by_kind["smuggling_common_beneficiary"][a]
+            if r["direction"] == "DEBIT" and r["channel"] == "REMITTANCE"
+        ]
+        beneficiaries = Counter(_beneficiary(r) for r in sends)
+        target, _ = beneficiaries.most_common(1)[0]
+        to_target = [r for r in sends if _beneficiary(r) == target]
+        senders = {r["account_id"] for r in to_target}
+        assert len(senders) >= 5
+        assert all(r["amount_minor"] < 300_000 for r in to_target)  # each under $3,000
+        assert target[1] in ("BNMXMXMM", "BAGUGTGC", "BMILHNTE")  # abroad, in a corridor
+        first = {}
+        for r in to_target:
+            first[r["account_id"]] = min(first.get(r["account_id"], 1 << 62), r["event_time"])
+        assert max(first.values()) - min(first.values()) < 2 * DAY_MS  # same/consecutive days
+        cities = {r["location"]["city"] for r in to_target}
+        assert len(cities) >= 2
+    pools = defaultdict(set)
+    for a, recs in by_kind["hard_negative_family_pool"].items():
+        for r in recs:
+            if r["channel"] == "REMITTANCE":
+                pools[_beneficiary(r)].add(a)
+                assert r["amount_minor"] < 300_000
+    assert pools and all(2 <= len(s) <= 4 for s in pools.values())
+
+
+def test_sex_ring_online_has_the_newer_footprints(world):
+    by_kind = _by_kind(world)
+    _, _, lists = world
+    for recs in by_kind["sex_ring_online"].values():
+        ads = [
+            r
+            for r in recs
+            if r["merchant"]
+            and r["merchant"]["mcc"] == "7311"
+            and r["channel"] == "CARD_NOT_PRESENT"
+        ]
+        assert (
+            len([r for r in ads if r["amount_minor"] % 300 == 0 and r["amount_minor"] < 10_000])
+            >= 3
+        )
+        assert {r["merchant"]["merchant_id"] for r in ads} <= set(lists.ad_site_merchant_ids)
+        crypto = [r for r in recs if r["channel"] == "CRYPTO"]
+        prepaid = [r for r in recs if r["merchant"] and r["merchant"]["mcc"] == "6540"]
+        night_venues = [
+            r
+            for r in recs
+            if r["merchant"]
+            and r["merchant"]["mcc"] in ("7297", "7298")
+            and (_local_hour(r) >= 22 or _local_hour(r) < 6)
+        ]
+        assert crypto or prepaid  # at most one footprint dropped
+        for r in crypto:
+            assert HEX64.match(r["wallet_address_hash"]) and r["amount_minor"] % 300 == 0
+        assert sum(map(bool, (len(crypto) >= 3, len(prepaid) >= 4, len(night_venues) >= 3))) >= 2
+
+
+def test_labour_variants_have_the_fields_their_detectors_need(world):
+    by_kind = _by_kind(world)
+    _, _, lists = world
+    recruiters = set(lists.recruiters)
+    for recs in by_kind["labour_recruiter"].values():
+        assert any(
+            r["counterparty"] and r["counterparty"]["account_id"] in recruiters for r in recs
+        )
+        passengers = {h for r in recs for h in r["passenger_name_hashes"]}
+        assert len(passengers) >= 3
+        workers = {r["counterparty"]["ultimate_party_hash"] for r in recs if r["payroll"]}
+        assert len(workers) >= 3
+    for recs in by_kind["labour_front_business"].values():
+        assert {r["account_type"] for r in recs} == {"BUSINESS"}
+        assert not [r for r in recs if r["direction"] == "DEBIT" and r["payroll"]]
+        cash_weeks = {
+            (r["event_time"] - START) // (7 * DAY_MS)
+            for r in recs
+            if r["direction"] == "CREDIT" and r["channel"] == "CASH_DEPOSIT"
+        }
+        assert len(cash_weeks) >= 4
+        loads = [r for r in recs if r["merchant"] and r["merchant"]["mcc"] == "6540"]
+        assert len(loads) >= 5
+    for recs in by_kind["labour_shared_identifier"].values():
+        assert any(
+            r["counterparty"] and r["counterparty"]["account_id"] in recruiters for r in recs
+        )
+
+
+def test_smuggling_variants_have_the_fields_their_detectors_need(world):
+    by_kind = _by_kind(world)
+    for recs in by_kind["smuggling_structuring"].values():
+        cash = [r for r in recs if r["channel"] == "CASH_DEPOSIT" and r["direction"] == "CREDIT"]
+        assert len([r for r in cash if 900_000 <= r["amount_minor"] < 1_000_000]) >= 3
+        wires = [
+            r
+            for r in recs
+            if r["channel"] == "WIRE" and r["counterparty"]["country"] in ("MX", "GT", "HN")
+        ]
+        assert len(wires) >= 3
+    for recs in by_kind["smuggling_transport"].values():
+        assert len({h for r in recs for h in r["passenger_name_hashes"]}) >= 2
+
+
+def test_look_alikes_of_the_night_indicators_stay_innocent(world):
+    """Bar staff, night auditors and legitimate salons show one habit, never a pattern."""
+    by_kind = _by_kind(world)
+    for kind in ("hard_negative_bar_staff", "hard_negative_hotel_worker"):
+        for recs in by_kind[kind].values():
+            night_cash = sorted(
+                r["event_time"]
+                for r in recs
+                if r["channel"] in ("ATM", "CASH_DEPOSIT", "CASH_WITHDRAWAL")
+                and (_local_hour(r) >= 22 or _local_hour(r) < 6)
+            )
+            for i in range(len(night_cash) - 2):  # never three in a week
+                assert night_cash[i + 2] - night_cash[i] > 7 * DAY_MS
+    for recs in by_kind["hard_negative_salon"].values():
+        assert any(r["purpose"] == "TAXS" for r in recs)
+        assert any(r["direction"] == "DEBIT" and r["payroll"] for r in recs)
+
+
+def test_every_scenario_alerts_with_the_world_watchlists_and_no_look_alike(world):
+    """Offline, with the cross-account links and the simulated watchlists in the rule set."""
+    from streams import backtest
+
+    events, truth, lists = world
+    ruleset = rules.parse(simulate.rules_overlay(rules.default_document(), lists))
+    assert ruleset.version.endswith("+sim")
+    result = backtest.run(events, Engine(ruleset), START + (MONTH + 1) * DAY_MS)
+    alerted: dict[str, set[str]] = defaultdict(set)
+    for alert in result.alerts.values():
+        alerted[alert["account_id"]].add(alert["typology"])
+    missed = [
+        (t.kind, t.account_id)
+        for t in truth
+        if t.typology != "NONE" and t.typology not in alerted[t.account_id]
+    ]
+    false = [
+        (t.kind, sorted(alerted[t.account_id]))
+        for t in truth
+        if t.typology == "NONE" and alerted[t.account_id]
+    ]
+    # A relative who pays once shows only the cross-account signal, which by design does not
+    # alert alone (the weights need one footprint of the account's own); everyone else must.
+    span = {t.account_id: (t.start_ms, t.end_ms) for t in truth}
+    sends = Counter(
+        r["account_id"]
+        for r in events
+        if r["channel"] == "REMITTANCE"
+        and r["account_id"] in span
+        and span[r["account_id"]][0] <= r["event_time"] <= span[r["account_id"]][1]
+    )
+    one_off = {
+        t.account_id
+        for t in truth
+        if t.kind == "smuggling_common_beneficiary" and sends[t.account_id] == 1
+    }
+    assert [m for m in missed if m[1] not in one_off] == []
+    assert len(missed) < len([t for t in truth if t.typology != "NONE"]) // 10
+    assert false == []
+
+
+def test_rules_overlay_fills_the_watchlists_only(world):
+    _, _, lists = world
+    doc = rules.default_document()
+    out = simulate.rules_overlay(doc, lists, "sim.9")
+    assert out["version"] == doc["version"] + "+sim.9"
+    params = {code: spec.get("params", {}) for code, spec in out["indicators"].items()}
+    assert params["AD_SITE_PAYMENTS"]["merchant_ids"] == list(lists.ad_site_merchant_ids)
+    assert params["UNLICENSED_RECRUITER"]["recruiters"] == list(lists.recruiters)
+    assert params["CRYPTO_SMALL_MULTIPLES"]["dark_web_wallets"] == list(lists.dark_web_wallets)
+    assert params["INTEL_IDENTIFIER_MATCH"]["identifiers"] == list(lists.intel_identifiers)
+    assert lists.recruiters and lists.dark_web_wallets and lists.ad_site_merchant_ids
+    for h in (*lists.recruiters, *lists.dark_web_wallets, *lists.intel_identifiers):
+        assert HEX64.match(h)
+    doc["indicators"]["AD_SITE_PAYMENTS"]["params"]["merchant_ids"] = []
+    assert out["indicators"]["AD_SITE_PAYMENTS"] != doc["indicators"]["AD_SITE_PAYMENTS"]  # a copy
+    rules.parse(out)  # still a valid rule set
+
+
+def test_groups_are_deterministic_byte_for_byte(tmp_path):
+    def dump(seed: int) -> bytes:
+        sim = simulate.build(seed, 400, 8, START, KEY, scenarios=6, groups=3)
+        lines = [json.dumps(r, separators=(",", ":")) for r in sim.events]
+        truth = json.dumps([t.__repr__() for t in sim.truth])
+        return ("\n".join(lines) + truth + json.dumps(sim.watchlists.as_dict())).encode()
+
+    first = dump(13)
+    assert hashlib.sha256(first).digest() == hashlib.sha256(dump(13)).digest()
+    assert first != dump(14)
+    assert b"smuggling_common_beneficiary" in first
+
+
+def test_main_writes_rules_with_watchlists(tmp_path):
+    out = tmp_path / "traffic.jsonl"
+    args = ["--seed", "3", "--accounts", "400", "--days", "8", "--scenarios", "9", "--groups", "3"]
+    assert simulate.main([*args, "--out", str(out)]) == 0
+    doc = json.loads((tmp_path / "traffic.rules.json").read_text())
+    ruleset = rules.parse(doc)
+    assert ruleset.version.endswith("+sim.3")
+    assert doc["indicators"]["UNLICENSED_RECRUITER"]["params"]["recruiters"]
+    truth = json.loads((tmp_path / "traffic.truth.json").read_text())
+    assert {t["kind"] for t in truth} >= set(simulate.GROUP_KINDS)
+
+
+def test_stream_is_lazy():
+    """Only the day being generated is held: the first event comes before the month is built."""
+    sim = simulate.build(2, 50_000, 30, START, KEY)  # the whole month takes ~90 s
+    t0 = time.perf_counter()
+    first = next(sim.events)
+    assert first["event_time"] < START + DAY_MS
+    assert time.perf_counter() - t0 < 30
+
+
+def test_long_runs_show_the_travelling_ring_sustaining_its_victims():
+    """SUSTAINING_SPEND needs an 8-week baseline; runs of 12 weeks or more generate the shift."""
+    from streams import backtest
+
+    days = simulate.SUSTAIN_MIN_DAYS + 2
+    sim = simulate.build(4, 300, days, START, KEY, scenarios=7, groups=0)
+    travel = {t.account_id for t in sim.truth if t.kind == "sex_ring_travel"}
+    assert travel
+    result = backtest.run(sim.events, Engine(rules.load()), START + (days + 1) * DAY_MS)
+    sustaining = {acct for acct, code in result.hits if code == "SUSTAINING_SPEND"}
+    assert sustaining == travel
+
+
+def test_labour_group_forwards_wages_to_one_account(world):
+    """WAGE_FORWARDING's shape: >= 3 workers each send >= 80% of a wage to one account within a
+    day of payday (the fixture's seed gives a forwarding group)."""
+    by_kind = _by_kind(world)
+    forwarded: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for acct, recs in by_kind["labour_shared_identifier"].items():
+        wages = [r for r in recs if r["direction"] == "CREDIT" and r["payroll"]]
+        assert wages
+        for r in recs:
+            if r["direction"] != "DEBIT" or r["payroll"] or r["counterparty"] is None:
+                continue
+            for wage in wages:
+                soon = 0 <= r["event_time"] - wage["event_time"] <= DAY_MS
+                if soon and r["amount_minor"] >= 0.8 * wage["amount_minor"]:
+                    forwarded[_beneficiary(r)].add(acct)
+    assert forwarded and max(len(s) for s in forwarded.values()) >= 3
