@@ -4,6 +4,8 @@
   what any Python consumer of this topic can do on this machine, before detection.
 * throughput: the same preloaded topic, a fresh worker from start until caught up (lag 0).
 * offline: the detection code alone (decode + validate + engine) on the same events, one core.
+* backtest: the offline backtest loop on one core, JSON lines and Avro (bench/backtest_speed.py,
+  its own seeded 30-day population; no stack needed).
 * latency: a producer paced at a fixed rate while the worker runs; event produced -> case
   enqueued on Redis, from the case entries themselves, p50/p99.
 
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--seed", type=int, default=11)
-    p.add_argument("--only", choices=("throughput", "latency"), default=None)
+    p.add_argument("--only", choices=("throughput", "latency", "backtest"), default=None)
     args = p.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; broker, worker and producer share them")
     if args.only in (None, "throughput"):
@@ -249,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({t['steady_eps'] / t['ceiling_eps']:.0%} of ceiling, "
             f"{t['steady_eps'] / t['offline_eps']:.0%} of offline)"
         )
+    if args.only in (None, "backtest"):
+        from bench import backtest_speed
+
+        backtest_speed.main([])  # its own defaults: seed 7, 20,000 accounts, 30 days
     if args.only in (None, "latency"):
         r = latency(args.rate, args.seconds, args.seed + 1, args.partitions)
         print(

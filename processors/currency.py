@@ -43,8 +43,14 @@ def exponent(currency: str) -> int:
     return _EXPONENT.get(currency, 2)
 
 
+#: 10 ** exponent, per code: to_usd runs once per event (the same integer divisor, so the
+#: same float result as computing the power each time).
+_MINOR_PER_UNIT = {code: 10 ** exponent(code) for code in ISO_4217}
+_NAN = float("nan")
+
+
 def to_usd(amount_minor: int, currency: str, usd_per_unit: dict[str, float]) -> float:
     rate = usd_per_unit.get(currency)
     if rate is None:
-        return float("nan")
-    return amount_minor / (10 ** exponent(currency)) * rate
+        return _NAN
+    return amount_minor / _MINOR_PER_UNIT.get(currency, 100) * rate

@@ -329,8 +329,8 @@ def render_markdown(
         f"- records read: {res.events:,}; applied: {res.processed:,}; duplicates: "
         f"{res.duplicates:,}; rejected: {sum(res.rejected.values()):,}",
         f"- accounts: {res.accounts:,}; alerts: {len(res.alerts):,} (distinct alert ids)",
-        f"- detection loop: {res.seconds:.1f} s, {res.rate:,.0f} events/s (read + validate + "
-        "engine, one core)",
+        f"- detection loop: {res.seconds:.1f} s, {res.rate:,.0f} events/s (read + decode + "
+        "validate + engine + cross-account links, one core; not scoring or this report)",
         "",
     ]
     if res.rejected:

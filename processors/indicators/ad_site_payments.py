@@ -65,6 +65,11 @@ class AdSitePayments(UsesIntel, Detector):
     def _small_multiple(self, ev: PaymentEvent) -> bool:
         return 0 < ev.amount_usd < self.params["max_amount_usd"] and is_multiple_of(ev, self._unit)
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel == "CARD_NOT_PRESENT" and direction == "DEBIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if ev.channel != "CARD_NOT_PRESENT" or ev.direction != "DEBIT":
             return False

@@ -40,6 +40,11 @@ class AfterHoursAdultServices(Detector):
             h for h in range(24) if (h >= start or h < end if start > end else start <= h < end)
         )
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return mcc in self._mccs and direction == "DEBIT" and channel in CARD_CHANNELS
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return (
             ev.mcc in self._mccs

@@ -28,6 +28,21 @@ class Detector:
         self.window_ms = int(self.params["window_hours"] * HOUR_MS)
         self.window_seconds = self.window_ms // 1000
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        """A static prefilter: False only if :meth:`accepts` is False for *every* event with
+        these four attributes (whatever its amount, time or identifiers).
+
+        The engine asks once per distinct combination and keeps, per combination, the tuple of
+        detectors that can take such an event (a dispatch table), so a payment visits under two
+        detectors on average instead of twenty. ``accepts`` stays the exact test. The
+        answer may only depend on the detector's parameters and its intelligence index being
+        set (never on the index's contents, which change while the engine runs). True is
+        always correct, just slower.
+        """
+        return True
+
     def accepts(self, ev: PaymentEvent) -> bool:
         raise NotImplementedError
 

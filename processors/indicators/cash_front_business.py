@@ -46,6 +46,11 @@ class CashFrontBusiness(BucketDetector):
     def horizon_buckets(self) -> int:
         return self._weeks
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return account_type == "BUSINESS" and (direction != "CREDIT" or channel in _CASH_IN)
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if ev.account_type != "BUSINESS":
             return False

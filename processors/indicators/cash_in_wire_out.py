@@ -32,6 +32,11 @@ class CashInWireOut(Detector):
         super().__init__(**params)
         self.corridors = frozenset(self.params["corridors"])
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel in (_CASH_IN if direction == "CREDIT" else _OUT_CHANNELS)
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if ev.direction == "CREDIT":
             return ev.channel in _CASH_IN

@@ -63,6 +63,13 @@ class CryptoSmallMultiples(UsesIntel, Detector):
             and is_multiple_of(ev, self._unit)
         )
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        if self._wallets or self.intel is not None:
+            return True  # a listed wallet counts on any payment
+        return channel == "CRYPTO" or mcc == 6051
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if self._listed(ev) is not None:
             return True

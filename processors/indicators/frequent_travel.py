@@ -35,6 +35,11 @@ class FrequentTravel(Detector):
     )
     defaults = {"window_hours": 168, "min_tickets": 2, "min_passengers": 2, "min_cities": 3}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return mcc in TICKET_MCCS and direction == "DEBIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.mcc in TICKET_MCCS and ev.direction == "DEBIT"
 

@@ -21,6 +21,11 @@ class FunnelAccount(Detector):
     )
     defaults = {"window_hours": 168, "min_regions": 2, "withdraw_within_hours": 72}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel in CASH_CHANNELS
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.channel in CASH_CHANNELS and ev.region is not None
 

@@ -21,6 +21,11 @@ class HotelMultiCity(Detector):
     typologies = (Typology.SEX_TRAFFICKING, Typology.LABOUR_TRAFFICKING)
     defaults = {"window_hours": 168, "min_cities": 3}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return direction == "DEBIT" and is_lodging(mcc)
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.direction == "DEBIT" and is_lodging(ev.mcc)
 

@@ -80,6 +80,11 @@ class IntelIdentifierMatch(UsesIntel, Detector):
         self._last = (ev, found)
         return found
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return bool(self._ids) or self.intel is not None
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if not self._ids and self.intel is None:
             return False

@@ -24,6 +24,11 @@ class LateNightCash(Detector):
             h for h in range(24) if (h >= start or h < end if start > end else start <= h < end)
         )
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel in CASH_CHANNELS
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.channel in CASH_CHANNELS and ev.local_hour in self._night_hours
 

@@ -60,6 +60,11 @@ class LowPayroll(BucketDetector):
     def horizon_buckets(self) -> int:
         return self._horizon
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return account_type == "BUSINESS"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if ev.account_type != "BUSINESS":
             return False

@@ -19,6 +19,11 @@ class ManySmallPayers(Detector):
     typologies = (Typology.SEX_TRAFFICKING,)
     defaults = {"window_hours": 168, "max_amount_usd": 100, "min_payments": 10, "min_payers": 5}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return direction == "CREDIT" and channel in _INCOMING_CHANNELS
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return (
             ev.direction == "CREDIT"

@@ -27,5 +27,10 @@ class PrepaidBurst(BaselineBurst):
     what = "prepaid card loads"
     defaults = {"window_hours": 168, "baseline_weeks": 8, "min_count": 4, "factor": 3}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return (mcc == 6540 or channel == "PREPAID_LOAD") and direction == "DEBIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return (ev.mcc == 6540 or ev.channel == "PREPAID_LOAD") and ev.direction == "DEBIT"

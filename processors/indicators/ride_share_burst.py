@@ -31,5 +31,10 @@ class RideShareBurst(BaselineBurst):
     what = "taxi, limousine, ride-share or car-rental payments"
     defaults = {"window_hours": 168, "baseline_weeks": 8, "min_count": 6, "factor": 3}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return mcc in RIDE_MCCS and direction == "DEBIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.mcc in RIDE_MCCS and ev.direction == "DEBIT"

@@ -54,6 +54,11 @@ class SharedIdentifier(Detector):
             raise ValueError("max_customers: must not be below min_customers")
         self.fields = tuple((kind, KINDS[kind]) for kind in self.params["kinds"])
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return False
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return False  # cross-account: fed by processors.links, not by per-account events
 

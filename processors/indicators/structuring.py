@@ -43,6 +43,11 @@ class Structuring(Detector):
             return ev.amount_usd, p["msb_limit_usd"]
         return None
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel in CASH_CHANNELS or channel in _MSB_CHANNELS
+
     def accepts(self, ev: PaymentEvent) -> bool:
         pair = self._limit(ev)
         if pair is None:

@@ -66,6 +66,11 @@ class SustainingSpend(BucketDetector):
     def horizon_buckets(self) -> int:
         return self._horizon
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return channel in CARD_CHANNELS and direction == "DEBIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.channel in CARD_CHANNELS and ev.direction == "DEBIT" and ev.amount_usd > 0
 

@@ -54,6 +54,11 @@ class UnlicensedRecruiter(UsesIntel, Detector):
         self._last = (ev, found)
         return found
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return direction == "DEBIT" and (bool(self._ids) or self.intel is not None)
+
     def accepts(self, ev: PaymentEvent) -> bool:
         if ev.direction != "DEBIT" or (not self._ids and self.intel is None):
             return False

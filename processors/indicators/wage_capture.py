@@ -18,6 +18,11 @@ class WageCapture(Detector):
     typologies = (Typology.LABOUR_TRAFFICKING,)
     defaults = {"window_hours": 168, "min_workers": 3}
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return direction == "CREDIT"
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return ev.direction == "CREDIT" and ev.payroll
 

@@ -51,6 +51,11 @@ class WageForwarding(Detector):
         self.channels = frozenset(self.params["channels"])
         self.forward_ms = int(self.params["forward_hours"] * 3_600_000)
 
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return False
+
     def accepts(self, ev: PaymentEvent) -> bool:
         return False  # cross-account: fed by processors.links, not by per-account events
 
