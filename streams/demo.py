@@ -34,7 +34,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="chainbreaker demo", description=__doc__)
     p.add_argument("--accounts", type=int, default=1500, help="simulated accounts (default 1500)")
     p.add_argument("--days", type=float, default=14, help="days of traffic (default 14)")
-    p.add_argument("--rate", type=float, default=800, help="events/s (default 800); 0 = unpaced")
+    p.add_argument("--rate", type=float, default=300, help="events/s (default 300); 0 = unpaced")
     p.add_argument(
         "--seed", type=int, default=None, help="simulation seed (default: from the clock)"
     )
