@@ -28,14 +28,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Producer
 
 from processors.intel import (
     KINDS,
@@ -49,6 +42,7 @@ from processors.intel import (
 )
 from schemas.codec import AvroCodec, DecodeError, codec_for
 from streams import metrics
+from streams.compacted import CompactedTopicFollower
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
@@ -61,8 +55,10 @@ CSV_COLUMNS = ("kind", "value", "category", "source", "confidence", "expires")
 # --- the replica -----------------------------------------------------------------------------
 
 
-class IntelFeed:
+class IntelFeed(CompactedTopicFollower):
     """Keeps an IntelIndex equal to the intel topic: puts, tombstones, and nothing else."""
+
+    name = "intel-feed"
 
     def __init__(
         self,
@@ -70,35 +66,14 @@ class IntelFeed:
         index: IntelIndex,
         on_update: Callable[[str, str], None] | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.topic_intel)
         self.index = index
         self.codec: AvroCodec = codec_for("intel_entry", settings.schema_registry_url)
         self.ready = threading.Event()
         self.rejected = 0
         self._on_update = on_update or (lambda op, kind: None)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": f"{settings.app_id}-intel-feed",  # required; never committed
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        topic = settings.topic_intel
-        try:
-            meta = self._consumer.list_topics(topic, timeout=30).topics.get(topic)
-        except KafkaException as exc:
-            self._consumer.close()
-            raise RuntimeError(f"intel topic {topic!r}: cannot read metadata ({exc})") from None
-        if meta is None or meta.error is not None or not meta.partitions:
-            raise RuntimeError(f"intel topic {topic!r} not found; run `chainbreaker topics`")
-        self.partitions = sorted(meta.partitions)
-        self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in self.partitions])
 
-    def _handle(self, message) -> None:
+    def handle(self, message) -> None:
         try:
             kind, digest = parse_key(message.key())
             value = message.value()
@@ -122,54 +97,9 @@ class IntelFeed:
 
     def catch_up(self, timeout: float = CATCH_UP_TIMEOUT_S) -> int:
         """Read every partition to its current end; returns the number of entries held."""
-        pending = set(self.partitions)
-        deadline = time.monotonic() + timeout
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"could not read topic {self.settings.topic_intel!r} to its end in "
-                    f"{timeout:.0f}s ({len(pending)} partitions left)"
-                )
-            message = self._consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                else:
-                    log.warning("intel feed: %s", message.error())
-                continue
-            self._handle(message)
+        super().catch_up(timeout)
         self.ready.set()
         return len(self.index)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self._consumer.poll(0.5)
-            except Exception as exc:  # a broker hiccup must not end the feed
-                log.warning("intel feed poll failed: %r", exc)
-                continue
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("intel feed: %s", message.error())
-                continue
-            self._handle(message)
-        self._consumer.close()
-
-    def start(self) -> IntelFeed:
-        self._thread = threading.Thread(target=self._run, name="intel-feed", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        else:
-            self._consumer.close()
 
 
 def worker_metrics(index: IntelIndex) -> Callable[[str, str], None]:

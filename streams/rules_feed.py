@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from processors import rules as rules_mod
+from streams.compacted import CompactedTopicFollower
 from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
@@ -50,30 +51,20 @@ def decode(value: bytes | None) -> rules_mod.RuleSet:
     return rules_mod.parse(doc)
 
 
-class RulesFeed:
+class RulesFeed(CompactedTopicFollower):
     """Follows the rules topic; hands the newest valid rule set to whoever polls ``take``."""
 
+    name = "rules-feed"
+
     def __init__(self, settings: Settings, on_rejected=None, on_accepted=None) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.topic_rules)
         self._pending: rules_mod.RuleSet | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._on_rejected = on_rejected or (lambda rejected: None)
         self._on_accepted = on_accepted or (lambda ruleset: None)
         self.rejected: list[Rejected] = []
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": f"{settings.app_id}-rules-feed",  # required; never committed
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        self._consumer.assign([TopicPartition(settings.topic_rules, 0, OFFSET_BEGINNING)])
 
-    def _handle(self, message) -> None:
+    def handle(self, message) -> None:
         try:
             ruleset = decode(message.value())
         except rules_mod.RuleError as exc:
@@ -81,7 +72,7 @@ class RulesFeed:
             self.rejected.append(rejected)
             log.error(
                 "rule set at %s offset %d rejected, the one in force stays: %s",
-                self.settings.topic_rules, message.offset(), exc,
+                self.topic, message.offset(), exc,
             )  # fmt: skip
             self._on_rejected(rejected)
             return
@@ -91,55 +82,14 @@ class RulesFeed:
 
     def catch_up(self, timeout: float = 30.0) -> rules_mod.RuleSet | None:
         """Read to the end of the topic now; the newest valid rule set, or None if none."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self._consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    return self.take()
-                log.warning("rules feed: %s", message.error())
-                continue
-            self._handle(message)
-        raise TimeoutError(
-            f"could not read topic {self.settings.topic_rules!r} to its end in {timeout:.0f}s"
-        )
+        super().catch_up(timeout)
+        return self.take()
 
     def take(self) -> rules_mod.RuleSet | None:
         """The rule set that arrived since the last call, if any (called on the event loop)."""
         with self._lock:
             ruleset, self._pending = self._pending, None
         return ruleset
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self._consumer.poll(0.5)
-            except Exception as exc:  # a broker hiccup must not end the feed
-                log.warning("rules feed poll failed: %r", exc)
-                continue
-            if message is None or (
-                message.error() and message.error().code() == KafkaError._PARTITION_EOF
-            ):
-                continue
-            if message.error():
-                log.warning("rules feed: %s", message.error())
-                continue
-            self._handle(message)
-        self._consumer.close()
-
-    def start(self) -> RulesFeed:
-        self._thread = threading.Thread(target=self._run, name="rules-feed", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def publish(settings: Settings, path: Path) -> rules_mod.RuleSet:
@@ -171,7 +121,7 @@ def latest(settings: Settings) -> tuple[rules_mod.RuleSet | None, list[Rejected]
     try:
         return feed.catch_up(), feed.rejected
     finally:
-        feed._consumer.close()
+        feed.stop()
 
 
 def main(argv: list[str]) -> int:

@@ -154,6 +154,15 @@ def build_app(
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def send_alerts(
+        key: bytes, message: Any, alerts: list, raised: Counter[tuple[str, str]]
+    ) -> None:
+        """Alerts keyed by account, with the trigger's produce time for end-to-end latency."""
+        trigger = str(int(message.timestamp * 1000)).encode()
+        for record, encoded in alerts:
+            await alerts_topic.send(key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)])
+            raised[record["typology"], record["severity"]] += 1
+
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
         newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
@@ -178,12 +187,7 @@ def build_app(
             if outcome.state is not None:
                 newest[key] = (event, outcome.state)
             if outcome.alerts:
-                trigger = str(int(message.timestamp * 1000)).encode()
-                for record, encoded in outcome.alerts:
-                    await alerts_topic.send(
-                        key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
-                    )
-                    raised[record["typology"], record["severity"]] += 1
+                await send_alerts(key, message, outcome.alerts, raised)
             for link in outcome.links:  # cross-account: re-keyed by identifier (group_links)
                 await links_topic.send(key=link.key.encode(), value=link.dumps())
                 links_sent += 1
@@ -436,12 +440,7 @@ def build_app(
             if outcome.state is not None:
                 newest[key] = (event, outcome.state)
             if outcome.alerts:
-                trigger = str(int(message.timestamp * 1000)).encode()
-                for record, encoded in outcome.alerts:
-                    await alerts_topic.send(
-                        key=key, value=encoded, headers=[(TRIGGER_TS_HEADER, trigger)]
-                    )
-                    raised[record["typology"], record["severity"]] += 1
+                await send_alerts(key, message, outcome.alerts, raised)
             for hit in outcome.hits:
                 hits[hit.code] += 1
         for key, (event, state) in newest.items():

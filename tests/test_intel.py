@@ -398,7 +398,7 @@ class FakeMessage:
 def bare_feed(index: IntelIndex):
     from streams.intel import IntelFeed
 
-    feed = IntelFeed.__new__(IntelFeed)  # no consumer: only _handle is exercised
+    feed = IntelFeed.__new__(IntelFeed)  # no consumer: only handle is exercised
     feed.index, feed.codec, feed.rejected = index, AvroCodec("intel_entry"), 0
     feed.settings = None
     updates: list[tuple[str, str]] = []
@@ -411,7 +411,7 @@ def test_replica_applies_puts_and_tombstones_and_skips_junk(caplog):
     feed, updates = bare_feed(index)
     e = entry("phone", PHONE, "sex_ad_identifier")
     codec = AvroCodec("intel_entry")
-    feed._handle(FakeMessage(e.key, codec.encode(e.to_record())))
+    feed.handle(FakeMessage(e.key, codec.encode(e.to_record())))
     assert index.get("phone", e.hash) == e
     other = entry("phone", "+1 555 999 0000", "sex_ad_identifier")
     junk = [
@@ -421,9 +421,9 @@ def test_replica_applies_puts_and_tombstones_and_skips_junk(caplog):
         FakeMessage(other.key, codec.encode({**other.to_record(), "confidence": 7.0})),
     ]
     for m in junk:
-        feed._handle(m)
+        feed.handle(m)
     assert feed.rejected == 4 and index.get("phone", other.hash) is None
     assert "555" not in caplog.text
-    feed._handle(FakeMessage(e.key, None))
+    feed.handle(FakeMessage(e.key, None))
     assert index.get("phone", e.hash) is None
     assert [op for op, _ in updates] == ["put"] + ["rejected"] * 4 + ["remove"]

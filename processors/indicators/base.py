@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from processors.model import IndicatorHit, PaymentEvent, Typology
+from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
 
 HOUR_MS = 3_600_000
 MAX_SLOT_ENTRIES = 256
@@ -85,6 +85,33 @@ class Detector:
             event_ids=event_ids,
             detected_event_time=ev.event_time,
         )
+
+
+class CrossAccountDetector(Detector):
+    """An indicator seen only across accounts (processors.links groups the links and
+    ``Engine.apply_signal`` records the finding): it takes no per-account event at all, and
+    is a Detector only so the rule set validates, enables and weights it like the others."""
+
+    def could_accept(
+        self, account_type: str, direction: str, channel: str, mcc: int | None
+    ) -> bool:
+        return False
+
+    def accepts(self, ev: PaymentEvent) -> bool:
+        return False
+
+    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
+        return None
+
+    def check_group_size(self, low: str, high: str) -> None:
+        if self.params[high] < self.params[low]:
+            raise ValueError(f"{high}: must not be below {low}")
+
+    def check_channels(self) -> frozenset[str]:
+        unknown = sorted(set(self.params["channels"]) - TRANSFER_CHANNELS)
+        if unknown:
+            raise ValueError(f"channels: {', '.join(unknown)} not transfer channels")
+        return frozenset(self.params["channels"])
 
 
 def days(window_hours: float) -> str:

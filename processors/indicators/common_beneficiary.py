@@ -21,11 +21,11 @@ members abroad also collect from several relatives, so a second indicator is nee
 
 from __future__ import annotations
 
-from processors.indicators.base import Detector
-from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
+from processors.indicators.base import CrossAccountDetector
+from processors.model import Typology
 
 
-class CommonBeneficiary(Detector):
+class CommonBeneficiary(CrossAccountDetector):
     code = "COMMON_BENEFICIARY"
     name = "Many unrelated senders to one beneficiary"
     source = "FIN-2023-Alert001"
@@ -40,20 +40,5 @@ class CommonBeneficiary(Detector):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        unknown = sorted(set(self.params["channels"]) - TRANSFER_CHANNELS)
-        if unknown:
-            raise ValueError(f"channels: {', '.join(unknown)} not transfer channels")
-        if self.params["max_senders"] < self.params["min_senders"]:
-            raise ValueError("max_senders: must not be below min_senders")
-        self.channels = frozenset(self.params["channels"])
-
-    def could_accept(
-        self, account_type: str, direction: str, channel: str, mcc: int | None
-    ) -> bool:
-        return False
-
-    def accepts(self, ev: PaymentEvent) -> bool:
-        return False  # cross-account: fed by processors.links, not by per-account events
-
-    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
-        return None
+        self.check_group_size("min_senders", "max_senders")
+        self.channels = self.check_channels()

@@ -19,8 +19,8 @@ addresses and phones, so the link needs a second, per-account indicator to alert
 
 from __future__ import annotations
 
-from processors.indicators.base import Detector
-from processors.model import IndicatorHit, PaymentEvent, Typology
+from processors.indicators.base import CrossAccountDetector
+from processors.model import Typology
 
 #: identifier kind -> the event field carrying its keyed hash
 KINDS = {
@@ -33,7 +33,7 @@ LABELS = {"phone": "phone number", "email": "e-mail address", "address": "addres
           "device": "device"}  # fmt: skip
 
 
-class SharedIdentifier(Detector):
+class SharedIdentifier(CrossAccountDetector):
     code = "SHARED_IDENTIFIER"
     name = "Several customers share one phone, e-mail, address or device"
     source = "FIN-2014-A008"
@@ -50,17 +50,5 @@ class SharedIdentifier(Detector):
         unknown = sorted(set(self.params["kinds"]) - set(KINDS))
         if unknown:
             raise ValueError(f"kinds: {', '.join(unknown)} not one of {sorted(KINDS)}")
-        if self.params["max_customers"] < self.params["min_customers"]:
-            raise ValueError("max_customers: must not be below min_customers")
+        self.check_group_size("min_customers", "max_customers")
         self.fields = tuple((kind, KINDS[kind]) for kind in self.params["kinds"])
-
-    def could_accept(
-        self, account_type: str, direction: str, channel: str, mcc: int | None
-    ) -> bool:
-        return False
-
-    def accepts(self, ev: PaymentEvent) -> bool:
-        return False  # cross-account: fed by processors.links, not by per-account events
-
-    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
-        return None

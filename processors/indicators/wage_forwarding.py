@@ -21,11 +21,11 @@ payroll, recruitment fees) is needed to alert.
 
 from __future__ import annotations
 
-from processors.indicators.base import Detector
-from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
+from processors.indicators.base import CrossAccountDetector
+from processors.model import Typology
 
 
-class WageForwarding(Detector):
+class WageForwarding(CrossAccountDetector):
     code = "WAGE_FORWARDING"
     name = "Several workers forward their wages to one account"
     source = "FIN-2014-A008"
@@ -41,23 +41,8 @@ class WageForwarding(Detector):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        unknown = sorted(set(self.params["channels"]) - TRANSFER_CHANNELS)
-        if unknown:
-            raise ValueError(f"channels: {', '.join(unknown)} not transfer channels")
-        if self.params["max_customers"] < self.params["min_customers"]:
-            raise ValueError("max_customers: must not be below min_customers")
+        self.check_group_size("min_customers", "max_customers")
         if self.params["min_share"] > 1:
             raise ValueError("min_share: a share of the wage, at most 1")
-        self.channels = frozenset(self.params["channels"])
+        self.channels = self.check_channels()
         self.forward_ms = int(self.params["forward_hours"] * 3_600_000)
-
-    def could_accept(
-        self, account_type: str, direction: str, channel: str, mcc: int | None
-    ) -> bool:
-        return False
-
-    def accepts(self, ev: PaymentEvent) -> bool:
-        return False  # cross-account: fed by processors.links, not by per-account events
-
-    def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
-        return None
