@@ -58,22 +58,28 @@ class Engine:
                 self._dispatch[key] = dets
         return dets
 
-    def step(self, state: AccountState, ev: PaymentEvent, now_ms: int) -> StepResult:
-        result = StepResult()
-        if ev.event_id in state.seen:
-            # A redelivery. Its effect is already in the state; re-emit any alert it triggered
-            # (same id, so the case queue drops the copy) in case the first send was lost.
+    @staticmethod
+    def _admit(state: AccountState, trigger_id: str, event_time: int, result: StepResult) -> bool:
+        """Remember a trigger (payment or signal) and advance the watermark; False for a
+        redelivery, whose effect is already in the state: its alert is re-emitted (same id,
+        so the case queue drops the copy) in case the first send was lost."""
+        if trigger_id in state.seen:
             result.duplicate = True
-            for aid_trigger_until_record in state.alerts.values():
-                if aid_trigger_until_record[1] == ev.event_id:
-                    result.alerts.append(aid_trigger_until_record[3])
-            return result
-
-        state.remember(ev.event_id, ev.event_time)
-        if ev.event_time > state.watermark:
-            state.watermark = ev.event_time
+            for _alert_id, trigger, _until, record in state.alerts.values():
+                if trigger == trigger_id:
+                    result.alerts.append(record)
+            return False
+        state.remember(trigger_id, event_time)
+        if event_time > state.watermark:
+            state.watermark = event_time
             if state.suppressions:
                 feedback.prune_suppressions(state)  # bounded: ended suppressions go
+        return True
+
+    def step(self, state: AccountState, ev: PaymentEvent, now_ms: int) -> StepResult:
+        result = StepResult()
+        if not self._admit(state, ev.event_id, ev.event_time, result):
+            return result
         dets = self._dispatch.get((ev.account_type, ev.direction, ev.channel, ev.mcc))
         if dets is None:
             dets = self.candidates(ev)
@@ -179,15 +185,8 @@ class Engine:
         force disables is remembered and otherwise ignored.
         """
         result = StepResult()
-        if signal.signal_id in state.seen:
-            result.duplicate = True
-            for record in state.alerts.values():
-                if record[1] == signal.signal_id:
-                    result.alerts.append(record[3])
+        if not self._admit(state, signal.signal_id, signal.event_time, result):
             return result
-        state.remember(signal.signal_id, signal.event_time)
-        if signal.event_time > state.watermark:
-            state.watermark = signal.event_time
         weights = self.rules.weights.get(signal.code)
         det = next((d for d in self.rules.detectors if d.code == signal.code), None)
         if weights is None or det is None:

@@ -42,6 +42,20 @@ class DeadLetter:
     reason: str
     detail: str
 
+    @classmethod
+    def failed(cls, exc: Exception) -> DeadLetter:
+        """Our own code failed on this record: a bug must not stop the stream or lose it."""
+        return cls("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+
+    @classmethod
+    def if_misrouted(cls, key: bytes | None, account_id: str) -> DeadLetter | None:
+        """A record keyed by anything but its account would meet another account's state."""
+        if key is not None and key != account_id.encode():
+            return cls(
+                "invalid_field", "message key must be the account_id (partitioning by account)"
+            )
+        return None
+
 
 @dataclass(slots=True)
 class Processed:
@@ -89,11 +103,7 @@ class PaymentPipeline:
             event = to_event(record, now_ms, self._max_skew_ms)
         except (DecodeError, InvalidEvent) as exc:
             return DeadLetter(exc.reason, exc.detail)
-        if key is not None and key != event.account_id.encode():
-            return DeadLetter(
-                "invalid_field", "message key must be the account_id (partitioning by account)"
-            )
-        return event
+        return DeadLetter.if_misrouted(key, event.account_id) or event
 
     def parse_disposition(
         self, key: bytes | None, value: bytes | None
@@ -105,11 +115,7 @@ class PaymentPipeline:
             disposition = feedback.to_disposition(self.dispositions.decode(value))
         except (DecodeError, InvalidEvent) as exc:
             return DeadLetter(exc.reason, exc.detail)
-        if key is not None and key != disposition.account_id.encode():
-            return DeadLetter(
-                "invalid_field", "message key must be the account_id (partitioning by account)"
-            )
-        return disposition
+        return DeadLetter.if_misrouted(key, disposition.account_id) or disposition
 
     def dispose(self, d: feedback.Disposition, stored: bytes | None) -> Disposed | DeadLetter:
         """Apply a disposition to the account's stored state (a replay changes nothing)."""
@@ -117,7 +123,7 @@ class PaymentPipeline:
             state = AccountState.loads(stored)
             applied = feedback.apply_disposition(state, d, self._suppress_hours)
         except Exception as exc:  # a corrupt state must not stop the stream
-            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+            return DeadLetter.failed(exc)
         return Disposed(d, state.dumps() if applied else None)
 
     def apply(
@@ -129,7 +135,7 @@ class PaymentPipeline:
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
             links = self.linker.due(state.slots, event, step.duplicate, partition)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
-            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+            return DeadLetter.failed(exc)
         return Processed(
             account_key=event.account_id.encode(),
             state=None if step.duplicate else state.dumps(),
@@ -164,7 +170,7 @@ class PaymentPipeline:
             signals = LinkIndex(self.linker).add(group, link)
             after = group.dumps()
         except Exception as exc:  # a corrupt group must not stop the stream
-            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+            return DeadLetter.failed(exc)
         return (None if after == before else after), signals
 
     def apply_signal(
@@ -180,7 +186,7 @@ class PaymentPipeline:
             step = self.engine.apply_signal(state, signal, now_ms)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
         except Exception as exc:
-            return DeadLetter("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+            return DeadLetter.failed(exc)
         return Processed(
             account_key=signal.account_id.encode(),
             state=None if step.duplicate else state.dumps(),

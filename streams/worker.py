@@ -71,6 +71,42 @@ def table_keys(table: Any) -> int:
     return total
 
 
+def table_op(event: Any, op, *args):
+    """Run a table operation as if ``event`` were the stream's current event.
+
+    Faust picks the changelog partition and the RocksDB partition store from the current
+    event. A batch from take_events() has only the last event as current, so each key's read
+    and write is pinned to an event of that key (all of them share its partition, the topics
+    being keyed by that key).
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        return op(*args)
+    finally:
+        _current_event.reset(token)
+
+
+class BatchView:
+    """One batch's view of a table: reads see the batch's own writes, and each key is
+    written once, at ``flush`` (one changelog record per key per batch, not per event)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._newest: dict[bytes, tuple[Any, bytes]] = {}  # key -> (an event of it, value)
+
+    def get(self, event: Any, key: bytes) -> bytes | None:
+        if key in self._newest:
+            return self._newest[key][1]
+        return table_op(event, self._table.get, key)
+
+    def put(self, event: Any, key: bytes, value: bytes) -> None:
+        self._newest[key] = (event, value)
+
+    def flush(self) -> None:
+        for key, (event, value) in self._newest.items():
+            table_op(event, self._table.__setitem__, key, value)
+
+
 def build_app(
     settings: Settings,
     rules: rules_mod.RuleSet,
@@ -129,20 +165,6 @@ def build_app(
             ),
         )
 
-    def table_op(event: Any, op, *args):
-        """Run a table operation as if ``event`` were the stream's current event.
-
-        Faust picks the changelog partition and the RocksDB partition store from the current
-        event. A batch from take_events() has only the last event as current, so each
-        account's read and write is pinned to an event of that account (all of them share
-        its partition, the topic being keyed by account).
-        """
-        token = _current_event.set(weakref.ref(event))
-        try:
-            return op(*args)
-        finally:
-            _current_event.reset(token)
-
     async def parse_with_retry(message: Any, now_ms: int):
         """Decode; while the schema registry is unreachable, wait rather than drop or DLQ."""
         delay = 0.1
@@ -165,7 +187,7 @@ def build_app(
 
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
-        newest: dict[bytes, tuple[Any, bytes]] = {}  # account -> (an event of it, new state)
+        states = BatchView(table)
         duplicates = links_sent = 0
         # Metric increments are summed per batch: one labelled inc per key, not per event.
         by_institution: Counter[str] = Counter()
@@ -179,13 +201,12 @@ def build_app(
                 await to_dead_letter(message, parsed.reason, parsed.detail)
                 continue
             key = parsed.account_id.encode()
-            stored = newest[key][1] if key in newest else table_op(event, table.get, key)
-            outcome = pipeline.apply(parsed, stored, now_ms, message.partition)
+            outcome = pipeline.apply(parsed, states.get(event, key), now_ms, message.partition)
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue
             if outcome.state is not None:
-                newest[key] = (event, outcome.state)
+                states.put(event, key, outcome.state)
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
             for link in outcome.links:  # cross-account: re-keyed by identifier (group_links)
@@ -198,9 +219,7 @@ def build_app(
             else:
                 by_institution[parsed.institution_id] += 1
             metrics.PROCESSING.observe(time.perf_counter() - started)
-        # One state write (one changelog record) per account per batch, not per event.
-        for key, (event, state) in newest.items():
-            table_op(event, table.__setitem__, key, state)
+        states.flush()
         for institution, count in by_institution.items():
             metrics.EVENTS.labels(metrics.institution_label(institution)).inc(count)
         for code, count in hits.items():
@@ -388,7 +407,7 @@ def build_app(
         Only this agent touches identity-groups, so it needs no lock; as in process_batch,
         one write per identifier per batch, each pinned to an event of that identifier.
         """
-        newest: dict[bytes, tuple[Any, bytes]] = {}
+        view = BatchView(groups)
         signalled: Counter[str] = Counter()
         for event in events:
             message = event.message
@@ -396,14 +415,13 @@ def build_app(
             if not key:
                 await to_dead_letter(message, "invalid_field", "identity link without a key")
                 continue
-            stored = newest[key][1] if key in newest else table_op(event, groups.get, key)
-            done = pipeline.add_link(message.value, stored)
+            done = pipeline.add_link(message.value, view.get(event, key))
             if isinstance(done, DeadLetter):
                 await to_dead_letter(message, done.reason, done.detail)
                 continue
             group, signals = done
             if group is not None:
-                newest[key] = (event, group)
+                view.put(event, key, group)
             for sig in signals:
                 await signals_topic.send(
                     key=sig.account_id.encode(),
@@ -411,8 +429,7 @@ def build_app(
                     partition=sig.partition if sig.partition >= 0 else None,
                 )
                 signalled[sig.code] += 1
-        for key, (event, group) in newest.items():
-            table_op(event, groups.__setitem__, key, group)
+        view.flush()
         for code, count in signalled.items():
             metrics.SIGNALS_SENT.labels(code).inc(count)
 
@@ -420,7 +437,7 @@ def build_app(
         """Signals onto account state (Engine.apply_signal); alerts as process_batch sends
         them. Runs under state_lock: it reads and writes account-state like detect."""
         now_ms = int(time.time() * 1000)
-        newest: dict[bytes, tuple[Any, bytes]] = {}
+        states = BatchView(table)
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
         for event in events:
@@ -429,8 +446,7 @@ def build_app(
             if not key:
                 await to_dead_letter(message, "invalid_field", "account signal without a key")
                 continue
-            stored = newest[key][1] if key in newest else table_op(event, table.get, key)
-            outcome = pipeline.apply_signal(message.value, stored, now_ms)
+            outcome = pipeline.apply_signal(message.value, states.get(event, key), now_ms)
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue
@@ -438,13 +454,12 @@ def build_app(
                 await to_dead_letter(message, "invalid_field", "signal key is not its account")
                 continue
             if outcome.state is not None:
-                newest[key] = (event, outcome.state)
+                states.put(event, key, outcome.state)
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
             for hit in outcome.hits:
                 hits[hit.code] += 1
-        for key, (event, state) in newest.items():
-            table_op(event, table.__setitem__, key, state)
+        states.flush()
         for code, count in hits.items():
             metrics.HITS.labels(code).inc(count)
         for (typology, severity), count in raised.items():

@@ -16,53 +16,25 @@ import pytest
 from confluent_kafka import Consumer
 
 from schemas.codec import AvroCodec
+from streams.cases_dispose import build_disposition
 from tests.support import (
-    HOUR_MS,
     WorkerProcess,
-    hotel,
     isolated_env,
-    midnight_days_ago,
-    night_atm,
     producer,
     settings_for,
     wait_for,
 )
-from tests.test_worker_integration import cases, publish
+from tests.test_worker_integration import cases, publish, ring_events
 
 pytestmark = pytest.mark.integration
 DISPOSITIONS = AvroCodec("disposition")
 SUPPRESSED, CONTROL = "acct-fp", "acct-ctl"
 
 
-def ring(prefix: str, account: str, last_day_ago: int) -> list[dict]:
-    """The ring of test_worker_integration, on three days ending ``last_day_ago`` days ago."""
-    d3, d2, d1 = (midnight_days_ago(last_day_ago + n) for n in (2, 1, 0))
-    return [
-        hotel(f"{prefix}-h1", d3 + 15 * HOUR_MS, "Reno", account),
-        night_atm(f"{prefix}-n1", d3, account),
-        hotel(f"{prefix}-h2", d2 + 15 * HOUR_MS, "Fresno", account),
-        night_atm(f"{prefix}-n2", d2, account),
-        night_atm(f"{prefix}-n3", d1, account),
-        hotel(f"{prefix}-h3", d1 + 15 * HOUR_MS, "Boise", account),
-    ]
-
-
 def disposition_for(alert: dict, outcome: str, **over) -> dict:
-    record = {
-        "disposition_id": f"disp-{alert['alert_id']}",
-        "alert_id": alert["alert_id"],
-        "institution_id": alert["institution_id"],
-        "account_id": alert["account_id"],
-        "typology": alert["typology"],
-        "indicator_codes": [i["code"] for i in alert["indicators"]],
-        "outcome": outcome,
-        "note": None,
-        "analyst_id": "analyst-17",
-        "decided_at": int(time.time() * 1000),
-        "rule_set_version": alert["rule_set_version"],
-    }
-    record.update(over)
-    return record
+    """What `chainbreaker cases dispose` sends, with a fixed id so a replay is recognisable."""
+    record = build_disposition(alert, outcome, "analyst-17")
+    return {**record, "disposition_id": f"disp-{alert['alert_id']}", **over}
 
 
 def alerts_by_account(settings) -> dict[str, list[dict]]:
@@ -97,7 +69,7 @@ def test_false_positive_mutes_the_pattern_on_its_account_only(stack, tmp_path):
     assert settings.fp_suppress_hours >= 24 * 10  # the repeat falls inside the suppression
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        first = ring("a", SUPPRESSED, 11) + ring("b", CONTROL, 11)
+        first = ring_events("a", SUPPRESSED, 11) + ring_events("b", CONTROL, 11)
         publish(settings, first)
         worker.wait_metric("chainbreaker_alerts_total", 2, timeout=90)
         by_account = wait_for(
@@ -149,7 +121,7 @@ def test_false_positive_mutes_the_pattern_on_its_account_only(stack, tmp_path):
         assert "NOPE" in detail and "indicator_codes" in detail
 
         # Ten days later in event time: past the cooldown, inside the suppression.
-        again = ring("c", SUPPRESSED, 1) + ring("d", CONTROL, 1)
+        again = ring_events("c", SUPPRESSED, 1) + ring_events("d", CONTROL, 1)
         publish(settings, again)
         worker.wait_metric("chainbreaker_events_processed_total", len(first) + len(again), 90)
         worker.wait_metric("chainbreaker_alerts_total", 3, timeout=90)

@@ -20,6 +20,7 @@ from processors.engine import Engine
 from processors.state import FORMAT, AccountState
 from processors.validation import InvalidEvent
 from schemas.codec import AvroCodec
+from streams.cases_dispose import build_disposition
 from streams.pipeline import DeadLetter, Disposed, PaymentPipeline
 from streams.settings import load as load_settings
 from tests.test_engine import DAY, HOUR, NOW, T0, alerts_of, feed, hotels, nights, rec
@@ -51,21 +52,11 @@ def ad_payments(prefix: str, start: int) -> list[dict[str, Any]]:
 
 
 def disposition_record(alert: dict, outcome: str = "FALSE_POSITIVE", **over: Any) -> dict:
-    record = {
-        "disposition_id": f"d-{alert['alert_id']}-{outcome}",
-        "alert_id": alert["alert_id"],
-        "institution_id": alert["institution_id"],
-        "account_id": alert["account_id"],
-        "typology": alert["typology"],
-        "indicator_codes": [i["code"] for i in alert["indicators"]],
-        "outcome": outcome,
-        "note": None,
-        "analyst_id": "analyst-7",
-        "decided_at": alert["last_event_time"] + HOUR,
-        "rule_set_version": alert["rule_set_version"],
-    }
-    record.update(over)
-    return record
+    """What `chainbreaker cases dispose` sends, an hour after the alert's last event."""
+    record = build_disposition(
+        alert, outcome, "analyst-7", decided_at_ms=alert["last_event_time"] + HOUR
+    )
+    return {**record, "disposition_id": f"d-{alert['alert_id']}-{outcome}", **over}
 
 
 def dispose(state: AccountState, alert: dict, outcome: str = "FALSE_POSITIVE", hours: int = 720,
@@ -273,7 +264,7 @@ ALERT = {
 )
 def test_invalid_dispositions_are_rejected_with_a_bounded_reason(change, reason):
     with pytest.raises(InvalidEvent) as err:
-        feedback.to_disposition(disposition_record(ALERT, **change))
+        feedback.to_disposition({**disposition_record(ALERT), **change})
     assert err.value.reason == reason
 
 

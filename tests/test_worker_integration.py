@@ -40,9 +40,10 @@ def publish(settings, records, raw: list[tuple[bytes | None, bytes]] = ()) -> No
     assert p.flush(30) == 0
 
 
-def ring_events(prefix: str, account: str = "acct-1") -> list[dict]:
-    """Hotels in three cities and three late-night ATM withdrawals within three days."""
-    d3, d2, d1 = midnight_days_ago(3), midnight_days_ago(2), midnight_days_ago(1)
+def ring_events(prefix: str, account: str = "acct-1", last_day_ago: int = 1) -> list[dict]:
+    """Hotels in three cities and three late-night ATM withdrawals within three days, the
+    last of them ``last_day_ago`` days ago."""
+    d3, d2, d1 = (midnight_days_ago(last_day_ago + n) for n in (2, 1, 0))
     return [
         hotel(f"{prefix}-h1", d3 + 15 * HOUR_MS, "Reno", account),
         night_atm(f"{prefix}-n1", d3, account),
