@@ -43,14 +43,6 @@ def exponent(currency: str) -> int:
     return _EXPONENT.get(currency, 2)
 
 
-#: 10 ** exponent, per code: to_usd runs once per event (the same integer divisor, so the
-#: same float result as computing the power each time).
-_MINOR_PER_UNIT = {code: 10 ** exponent(code) for code in ISO_4217}
-_NAN = float("nan")
-
-
-def to_usd(amount_minor: int, currency: str, usd_per_unit: dict[str, float]) -> float:
-    rate = usd_per_unit.get(currency)
-    if rate is None:
-        return _NAN
-    return amount_minor / _MINOR_PER_UNIT.get(currency, 100) * rate
+#: 10 ** exponent, per code: to_event divides by it once per event (the same integer divisor,
+#: so the same float result as computing the power each time).
+MINOR_PER_UNIT = {code: 10 ** exponent(code) for code in ISO_4217}

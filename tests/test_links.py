@@ -302,7 +302,7 @@ def test_a_signal_for_a_disabled_indicator_is_remembered_and_ignored():
     doc["indicators"][SHARED]["enabled"] = False
     engine, state = Engine(rules.parse(doc)), AccountState()
     res = engine.apply_signal(state, ring_signal(), NOW)
-    assert res.hits == [] and res.alerts == [] and state.hits == {}
+    assert not res.hits and not res.alerts and state.hits == {}
     assert ring_signal().signal_id in state.seen
 
 
