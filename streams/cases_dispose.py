@@ -36,6 +36,13 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # 555.010.9999, 0044 20 7946 0000. Seven or more digits in such a run counts as phone-like.
 _DIGIT_RUN = re.compile(r"(?<![\w])\+?\(?\d[\d\s().-]*\d(?![\w])")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
+# A filing or case reference right after its label: "SAR filed, ref 2026-118", "BSA ID
+# 31000123456789", "STR #4455667", "case no. 2026/00412". Analysts must be able to record
+# what they filed; a number written after such a label is taken for a reference, not a phone.
+_REFERENCE = re.compile(
+    r"(?i)\b(?:ref(?:erence)?|sar|str|bsa(?:\s*id)?|dcn|case|ticket|filing)"
+    r"\s*(?:no\.?|number|id)?\s*[:#]?\s*[\d][\d/-]*\d"
+)
 PHONE_MIN_DIGITS = 7
 
 
@@ -46,13 +53,15 @@ class DispositionError(ValueError):
 def note_problem(note: str) -> str | None:
     """Why the note may not be stored (it looks like it holds a personal identifier), or None.
 
-    ISO dates (2026-11-25) are allowed: they are digit runs but case notes need them.
+    ISO dates (2026-11-25) and labelled references (``ref 2026-118``, ``BSA ID
+    31000123456789``) are allowed: they are digit runs, but case notes need them. A best
+    effort against accidents, not a barrier: a number after a reference label passes.
     """
     if len(note) > NOTE_MAX_CHARS:
         return f"the note is longer than {NOTE_MAX_CHARS} characters"
     if _EMAIL.search(note):
         return "the note contains an e-mail address"
-    for match in _DIGIT_RUN.finditer(_ISO_DATE.sub(" ", note)):
+    for match in _DIGIT_RUN.finditer(_REFERENCE.sub(" ", _ISO_DATE.sub(" ", note))):
         if sum(ch.isdigit() for ch in match.group()) >= PHONE_MIN_DIGITS:
             return "the note contains a phone-number-like digit run"
     return None

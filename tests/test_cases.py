@@ -237,6 +237,12 @@ def test_dispose_rejects_pii_in_note_and_keeps_the_case(env, admin, granted, not
 
 def test_note_check_allows_case_language() -> None:
     assert note_problem("Reviewed 2026-11-20T10:00 with team 3; 4 hotels, USD 1,250.") is None
+    # what an analyst records after filing: references after their label
+    for note in ("SAR filed, ref 2026-118", "BSA ID 31000123456789", "STR #4455667 filed",
+                 "case no. 2026/00412 reopened", "Reference: 7788990011"):  # fmt: skip
+        assert note_problem(note) is None, note
+    assert note_problem("ref 2026-118, she gave +1 555 010 9999") is not None
+    assert note_problem("filed; customer number 5550109999") is not None
     assert note_problem("call 020 7946 0000") is not None
     assert note_problem("x" * 5000) is not None
     alert = make_alert()
