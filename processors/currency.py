@@ -3,7 +3,8 @@
 Thresholds in the advisories are in USD (and CAD for FINTRAC); events arrive in any currency,
 so amounts are compared in USD at a reference rate. The rates are deliberately coarse and
 static: a detector needs "about 3,000 dollars", not a trading rate. Institutions that need
-their own rates pass them in the rule set (fx_usd_per_unit).
+their own rates, or rates for currencies not listed here, set them in the rule set
+(``fx_usd_per_unit``, processors/rules.py), which the worker and the backtest validate with.
 """
 
 from __future__ import annotations

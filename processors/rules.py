@@ -7,11 +7,12 @@ the people editing this file are analysts tuning thresholds, not the engineers w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from processors.currency import DEFAULT_USD_PER_UNIT, ISO_4217
 from processors.indicators import CATALOG, Detector
 from processors.model import Severity, Typology
 
@@ -36,6 +37,10 @@ class RuleSet:
     typologies: dict[Typology, TypologyRule]
     detectors: tuple[Detector, ...]
     weights: dict[str, dict[Typology, float]]
+    #: USD per unit of each currency: the built-in reference rates, overridden and extended
+    #: by the rule set's ``fx_usd_per_unit``. An event in a currency without a rate cannot
+    #: trip USD thresholds (amount_usd -1), so an institution trading in it must add one.
+    usd_per_unit: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_USD_PER_UNIT))
 
     def severity(self, score: float) -> Severity:
         for floor, level in self.severity_bands:
@@ -67,8 +72,8 @@ def _keys(obj: Any, path: str, allowed: set[str], required: set[str]) -> None:
 
 def parse(doc: Any) -> RuleSet:
     top = {"version", "description", "score_window_hours", "cooldown_hours"}
-    top |= {"severity_bands", "typologies", "indicators"}
-    _keys(doc, "<root>", top, top - {"description"})
+    top |= {"severity_bands", "typologies", "indicators", "fx_usd_per_unit"}
+    _keys(doc, "<root>", top, top - {"description", "fx_usd_per_unit"})
     version = doc["version"]
     _expect(isinstance(version, str) and version != "", "version", "must be a non-empty string")
 
@@ -123,6 +128,13 @@ def parse(doc: Any) -> RuleSet:
             Typology(t): _number(w, f"{path}.weights.{t}") for t, w in spec["weights"].items()
         }
 
+    usd_per_unit = dict(DEFAULT_USD_PER_UNIT)
+    fx = doc.get("fx_usd_per_unit", {})
+    _expect(isinstance(fx, dict), "fx_usd_per_unit", "must be an object of currency: USD rate")
+    for code, rate in fx.items():
+        _expect(code in ISO_4217, f"fx_usd_per_unit.{code}", "not an ISO 4217 currency code")
+        usd_per_unit[code] = _number(rate, f"fx_usd_per_unit.{code}")
+
     return RuleSet(
         version=version,
         score_window_ms=int(_number(doc["score_window_hours"], "score_window_hours") * 3_600_000),
@@ -131,6 +143,7 @@ def parse(doc: Any) -> RuleSet:
         typologies=typologies,
         detectors=tuple(detectors),
         weights=weights,
+        usd_per_unit=usd_per_unit,
     )
 
 

@@ -105,6 +105,7 @@ def run(
     hits = result.hits
     step = engine.step
     validate = to_event
+    usd_per_unit = engine.rules.usd_per_unit
     new_state = AccountState
     states_get = states.get
     rejected_cls = Rejected
@@ -127,7 +128,7 @@ def run(
                 result.reject(rec.reason, rec.detail)
                 continue
             try:
-                ev = validate(rec, now_ms, max_future_skew_ms)
+                ev = validate(rec, now_ms, max_future_skew_ms, usd_per_unit)
             except InvalidEvent as exc:
                 result.reject(exc.reason, exc.detail)
                 continue

@@ -100,7 +100,7 @@ class PaymentPipeline:
             return DeadLetter("undecodable", "message has no value (tombstone)")
         try:
             record = self.events.decode(value)
-            event = to_event(record, now_ms, self._max_skew_ms)
+            event = to_event(record, now_ms, self._max_skew_ms, self.engine.rules.usd_per_unit)
         except (DecodeError, InvalidEvent) as exc:
             return DeadLetter(exc.reason, exc.detail)
         return DeadLetter.if_misrouted(key, event.account_id) or event

@@ -15,6 +15,10 @@ from processors.indicators import CATALOG
 from processors.model import Severity, Typology
 from processors.state import AccountState
 from processors.validation import to_event
+from schemas.codec import AvroCodec
+from streams.backtest import run
+from streams.pipeline import PaymentPipeline
+from streams.settings import load as load_settings
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -226,3 +230,61 @@ def test_param_override_changes_detection():
     doc = default_doc()
     doc["indicators"]["HOTEL_MULTI_CITY"]["params"]["min_cities"] = 4
     assert _hotel_hits(rules.parse(doc)) == []
+
+
+# --- reference exchange rates (fx_usd_per_unit) ------------------------------------------
+
+
+def aed_cash(n: int) -> list[dict[str, Any]]:
+    """Cash deposits of AED 34,900 (about US$9,500 at 0.2723): just under the US$10,000 CTR."""
+    return [
+        {"event_id": f"aed-{i}", "event_time": T0 + i * DAY, "institution_id": "msb-ae",
+         "account_id": "acct-aed", "customer_id": "cust-aed", "direction": "CREDIT",
+         "channel": "CASH_DEPOSIT", "amount_minor": 3_490_000, "currency": "AED"}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_fx_rates_in_the_rule_set_extend_and_override_the_reference_rates():
+    doc = default_doc()
+    doc["fx_usd_per_unit"] = {"AED": 0.2723, "CAD": 0.70}
+    rs = rules.parse(doc)
+    assert rs.usd_per_unit["AED"] == 0.2723 and rs.usd_per_unit["CAD"] == 0.70
+    assert rs.usd_per_unit["USD"] == 1.0  # the rest stay the reference rates
+    assert "AED" not in rules.load().usd_per_unit
+
+
+@pytest.mark.parametrize(
+    ("fx", "path"),
+    [
+        ({"XYZ": 1.0}, "fx_usd_per_unit.XYZ: not an ISO 4217"),
+        ({"AED": 0}, "fx_usd_per_unit.AED: must be positive"),
+        ({"AED": "0.27"}, "fx_usd_per_unit.AED: must be a number"),
+        ([["AED", 0.27]], "fx_usd_per_unit: must be an object"),
+    ],
+)
+def test_bad_fx_rates_name_the_key(fx, path):
+    doc = default_doc()
+    doc["fx_usd_per_unit"] = fx
+    assert path in parse_error(doc)
+
+
+def test_a_currency_gets_usd_thresholds_only_once_the_rule_set_gives_it_a_rate():
+    doc = default_doc()
+    without = run(aed_cash(3), Engine(rules.parse(doc)), NOW)
+    doc["fx_usd_per_unit"] = {"AED": 0.2723}
+    with_rate = run(aed_cash(3), Engine(rules.parse(doc)), NOW)
+    assert without.processed == with_rate.processed == 3
+    assert ("acct-aed", "STRUCTURING") not in without.hits
+    assert with_rate.hits[("acct-aed", "STRUCTURING")][1] >= 1
+
+
+def test_the_worker_decodes_with_the_rates_of_the_rule_set_in_force():
+    doc = default_doc()
+    pipeline = PaymentPipeline(load_settings({}), rules.parse(doc))
+    [record] = aed_cash(1)
+    value = AvroCodec("payment_event").encode(record)
+    assert pipeline.parse(b"acct-aed", value, NOW).amount_usd == -1.0  # no rate: no USD
+    doc["fx_usd_per_unit"] = {"AED": 0.2723}
+    pipeline.use_rules(rules.parse(doc))  # a hot reload brings the rate
+    assert pipeline.parse(b"acct-aed", value, NOW).amount_usd == pytest.approx(9503.27)
