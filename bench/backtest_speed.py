@@ -58,16 +58,13 @@ def population(out_dir: Path, seed: int, accounts: int, days: int) -> Path:
 
 
 def to_avro(jsonl: Path, path: Path) -> Path:
-    """The same events as an Avro object container file (the payment_event schema)."""
+    """The same events as an Avro object container file, written as `simulate` writes one."""
     import json
 
-    import fastavro
+    from streams.simulate import write_avro
 
-    from schemas.codec import schema_json
-
-    schema = fastavro.parse_schema(schema_json("payment_event.avsc"))
-    with open(jsonl, encoding="utf-8") as src, open(path, "wb") as dst:
-        fastavro.writer(dst, schema, (json.loads(line) for line in src), codec="null")
+    with open(jsonl, encoding="utf-8") as src:
+        write_avro((json.loads(line) for line in src), path)
     return path
 
 

@@ -272,7 +272,7 @@ def _read_value(value: str) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="chainbreaker intel",
-        description="List, remove or show identifiers on the shared intelligence feed. "
+        description="Add, remove, import or list identifiers on the shared intelligence feed. "
         "Values are normalised and hashed here, under CB_HASH_KEY (the consortium key); "
         "only hashes are sent.",
     )

@@ -20,6 +20,7 @@ from processors.state import AccountState
 from processors.validation import to_event
 from schemas.codec import AvroCodec, schema_json
 from streams import simulate
+from streams.backtest import read_avro
 from streams.simulate import DAY_MS, TokenBucket, generate, keyed_hash, parse_start
 
 KEY = "unit-test-consortium-key"
@@ -579,3 +580,24 @@ def test_labour_group_forwards_wages_to_one_account(world):
                 if soon and r["amount_minor"] >= 0.8 * wage["amount_minor"]:
                     forwarded[_beneficiary(r)].add(acct)
     assert forwarded and max(len(s) for s in forwarded.values()) >= 3
+
+
+NOW_FAR = 1_900_000_000_000  # later than any simulated event
+
+
+def test_avro_output_holds_the_same_events_as_json_lines(tmp_path):
+    args = ["--seed", "9", "--accounts", "80", "--days", "2", "--start", "2026-03-02T00:00:00Z"]
+    assert simulate.main([*args, "--out", str(tmp_path / "ev.jsonl")]) == 0
+    assert simulate.main([*args, "--out", str(tmp_path / "ev.avro")]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "ev.jsonl").read_text().splitlines()]
+    records = list(read_avro(tmp_path / "ev.avro"))
+    assert len(records) == len(lines) > 0
+    # Avro fills the schema's defaults where the JSON leaves a field out; nothing else differs.
+    assert [to_event(r, NOW_FAR) for r in records] == [to_event(r, NOW_FAR) for r in lines]
+    assert (tmp_path / "ev.truth.json").exists() and (tmp_path / "ev.rules.json").exists()
+
+
+def test_avro_output_needs_a_file(capsys):
+    with pytest.raises(SystemExit):
+        simulate.main(["--accounts", "5", "--days", "1", "--out", "-", "--format", "avro"])
+    assert "needs --out FILE" in capsys.readouterr().err
