@@ -275,11 +275,13 @@ class Linker:
             t = ev.event_time
             if mark is None:
                 due = self._holder_links(slots, ev, ids, out, partition)
-                slots[LINK_DUE_SLOT] = [fp, due, 0, 0]
+                slots[LINK_DUE_SLOT] = [fp, due[0], 0, 0]
             elif not ((fp == mark[0] and t < mark[1]) or (fp == mark[2] and t < mark[3])):
-                # the newest identifier set first, the one before it second
                 due = self._holder_links(slots, ev, ids, out, partition)
-                mark[:] = [fp, due, *mark[2:]] if fp == mark[0] else [fp, due, *mark[:2]]
+                # The newest identifier set first, the one before it second; none when the
+                # reported identifiers were trimmed (the other set's may be due again now).
+                older = (mark[2:] if fp == mark[0] else mark[:2]) if due[1] else [0, 0]
+                slots[LINK_DUE_SLOT] = [fp, due[0], *older]
         if ev.direction == "CREDIT":
             if ev.payroll and self.wages is not None and ev.amount_usd > 0:
                 slots[PAYDAY_SLOT] = [ev.event_time, ev.amount_usd]  # a payday (WAGE_FORWARDING)
@@ -292,9 +294,12 @@ class Linker:
 
     def _holder_links(
         self, slots: dict, ev: PaymentEvent, ids: tuple, out: list[Link], partition: int
-    ) -> int:
-        """Append the holder-identifier links due now to ``out``, note them as reported, and
-        return the event time the first of the account's current identifiers falls due."""
+    ) -> tuple[int, bool]:
+        """Append the holder-identifier links due now to ``out`` and note them as reported.
+
+        Returns the event time the first of these identifiers falls due again, and whether
+        the account's record of reported identifiers kept all of them (False: the oldest were
+        trimmed, and are due at once if they come back)."""
         reported = slots.get(LINK_SLOT)
         if reported is None:
             reported = slots[LINK_SLOT] = {}
@@ -312,7 +317,8 @@ class Linker:
         if len(reported) > MAX_REPORTED:
             newest = sorted(reported.items(), key=lambda kv: kv[1])[-MAX_REPORTED:]
             slots[LINK_SLOT] = dict(newest)
-        return next_due
+            return next_due, False
+        return next_due, True
 
     def _forwarded(
         self, slots: dict | None, ev: PaymentEvent, partition: int, record: bool

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import random
 
 import pytest
 
@@ -129,6 +131,72 @@ def test_reported_identifiers_stay_bounded():
         phone = hashlib.sha256(str(i).encode()).hexdigest()
         LINKER.due(slots, card(f"e{i}", T0 + i, "a1", holder_phone_hash=phone), False)
     assert len(slots[LINK_SLOT]) == MAX_REPORTED
+
+
+def reference_due(reported: dict, ev, refresh_ms: int) -> list[tuple[str, str]]:
+    """The throttle without any fast path: each identifier on its own, newest 64 kept."""
+    out = []
+    held = [("phone", ev.holder_phone_hash), ("email", ev.holder_email_hash),
+            ("address", ev.holder_address_hash), ("device", ev.device_hash)]  # fmt: skip
+    for kind, value in held:
+        if not value:
+            continue
+        key = kind[0] + value[:16]
+        last = reported.get(key)
+        if last is None or ev.event_time - last >= refresh_ms:
+            reported[key] = ev.event_time
+            out.append((kind, value))
+    if len(reported) > MAX_REPORTED:
+        newest = sorted(reported.items(), key=lambda kv: kv[1])[-MAX_REPORTED:]
+        reported.clear()
+        reported.update(newest)
+    return out
+
+
+@pytest.mark.parametrize("devices", [2, 3, MAX_REPORTED + 10])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_reports_exactly_what_the_per_identifier_throttle_does(seed, devices):
+    rnd = random.Random(seed)
+    digest = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+    phones = [digest(f"p{i}") for i in range(2)]
+    slots: dict = {}
+    reported: dict = {}
+    t = T0
+    steps = [60_000, 3 * HOUR, DAY, -2 * HOUR, LINKER.refresh_ms // 2]
+    for i in range(400):
+        # mostly forward in time, sometimes late (out of order), sometimes a long gap; about
+        # half a day a step on average, so 400 steps stay before NOW
+        t += rnd.choices(steps, weights=[4, 4, 2, 1, 1])[0]
+        ev = card(
+            f"e{i}", t, "a1",
+            holder_phone_hash=rnd.choice(phones) if rnd.random() < 0.97 else None,
+            holder_email_hash=digest("mail"),
+            device_hash=digest(f"d{rnd.randrange(devices)}") if rnd.random() < 0.4 else None,
+        )  # fmt: skip
+        got = [(lk.kind, lk.ident) for lk in LINKER.due(slots, ev, False)]
+        assert got == reference_due(reported, ev, LINKER.refresh_ms), f"event {i}"
+        if rnd.random() < 0.05:  # the worker's state goes through JSON between batches
+            slots = json.loads(json.dumps(slots))
+
+
+def test_an_identifier_trimmed_from_the_record_is_reported_again_on_its_next_payment():
+    # In-person payments carry phone and e-mail; online ones also a device, a new one each
+    # time, until more than MAX_REPORTED identifiers push the phone out of the account's record.
+    digest = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+    held = {"holder_phone_hash": PHONE, "holder_email_hash": digest("mail")}
+    slots: dict = {}
+    reported: dict = {}
+    t = T0
+    for i in range(MAX_REPORTED + 4):
+        for ev in (card(f"in{i}", t, "a1", **held),
+                   card(f"on{i}", t + 1, "a1", device_hash=digest(f"dev{i}"), **held)):  # fmt: skip
+            got = [(lk.kind, lk.event_id) for lk in LINKER.due(slots, ev, False)]
+            want = [
+                (kind, ev.event_id) for kind, _ in reference_due(reported, ev, LINKER.refresh_ms)
+            ]
+            assert got == want, ev.event_id
+        t += 60_000
+    assert any(k.startswith("p") for k in slots[LINK_SLOT])  # the phone came back
 
 
 def test_disabled_indicators_yield_no_links():
