@@ -75,6 +75,8 @@ _TOP_FIELDS = (
     "payroll holder_phone_hash holder_email_hash holder_address_hash device_hash "
     "wallet_address_hash passenger_name_hashes"
 ).split()
+if tuple(_TOP_FIELDS[: len(_REQUIRED)]) != _REQUIRED:  # to_event's slow path zips the two
+    raise ImportError("processors.validation: _TOP_FIELDS must start with _REQUIRED")
 _TOP = operator.itemgetter(*_TOP_FIELDS)
 _TOP_DEFAULTS: dict[str, Any] = {**dict.fromkeys(_TOP_FIELDS), "utc_offset_minutes": 0}
 
