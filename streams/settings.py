@@ -156,6 +156,7 @@ class Settings:
     metrics_bind: str
     rocksdb_block_cache_mb: int
     session_timeout_s: int
+    commit_interval_ms: int
     embedded_router: bool
     batch_max: int
     batch_within_ms: int
@@ -253,6 +254,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
         embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
+        commit_interval_ms=_int("CB_COMMIT_INTERVAL_MS", 1000, env, 50, 600_000),
         batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
         batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),

@@ -125,7 +125,9 @@ def build_app(
         producer_acks=-1,
         # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
         producer_linger=0.005,
-        broker_commit_interval=1.0,
+        # How often source offsets are committed: after a crash, at most this much input is
+        # delivered again (and skipped as seen, the state remembering event ids).
+        broker_commit_interval=settings.commit_interval_ms / 1000,
         # A crashed worker's partitions are reassigned after this long; Faust's 60 s default
         # would stall a restarted worker for a minute.
         broker_session_timeout=settings.session_timeout_s,
