@@ -368,7 +368,7 @@ class LinkIndex:
         self.linker = linker
 
     def add(self, group: IdentifierGroup, link: Link) -> list[Signal]:
-        code = _CODE_OF_KIND.get(link.kind, SHARED)
+        code = link.code
         det = self.linker.detector(code)
         if det is None:
             return []  # the indicator is disabled in the rule set now in force

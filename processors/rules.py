@@ -7,7 +7,7 @@ the people editing this file are analysts tuning thresholds, not the engineers w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class RuleSet:
     #: USD per unit of each currency: the built-in reference rates, overridden and extended
     #: by the rule set's ``fx_usd_per_unit``. An event in a currency without a rate cannot
     #: trip USD thresholds (amount_usd -1), so an institution trading in it must add one.
-    usd_per_unit: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_USD_PER_UNIT))
+    usd_per_unit: dict[str, float]
 
     def severity(self, score: float) -> Severity:
         for floor, level in self.severity_bands:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 import string
 from dataclasses import fields
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -45,10 +45,8 @@ class InvalidEvent(ValueError):
 _ALPHA2 = frozenset(a + b for a in string.ascii_uppercase for b in string.ascii_uppercase)
 
 
-def _country(value: Any, field: str) -> str:
-    """``value`` if it is a well-formed alpha-2 code; the caller has ruled out None."""
-    if value in _ALPHA2:
-        return value
+def _bad_country(value: Any, field: str) -> NoReturn:
+    """The rejection of a country field that is not None and not in _ALPHA2 (checked inline)."""
     raise InvalidEvent("invalid_field", f"{field} must be ISO 3166-1 alpha-2, got {value!r}")
 
 
@@ -208,13 +206,15 @@ def to_event(
         mcc,
         city,
         region,
-        country if country is None or country in _ALPHA2 else _country(country, "location.country"),
+        country
+        if country is None or country in _ALPHA2
+        else _bad_country(country, "location.country"),
         terminal_id,
         cp_account,
         cp_institution,
         cp_country
         if cp_country is None or cp_country in _ALPHA2
-        else _country(cp_country, "counterparty.country"),
+        else _bad_country(cp_country, "counterparty.country"),
         cp_name,
         cp_ultimate,
         purpose,
