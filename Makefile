@@ -15,9 +15,12 @@ demo: setup                          ## stack + worker + simulated traffic, prin
 
 test: setup stack-up                 ## lint, unit and integration tests against the real stack
 	$(BIN)/ruff check .
+	$(BIN)/mypy processors
 	$(BIN)/python -m pytest -q
 
+# The venv, then the compiled build of processors/ (a no-op while it matches the sources).
 setup: $(STAMP)
+	@$(BIN)/python scripts/build_native.py
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	PYTHON=$(PYTHON) scripts/setup-venv.sh $(VENV)
@@ -34,6 +37,7 @@ stack-status: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy processors
 	$(BIN)/ruff format --check .
 
 format: setup
@@ -44,4 +48,4 @@ bench: setup stack-up                ## throughput and latency benchmarks (print
 	$(BIN)/python -m bench.run
 
 clean: stack-down
-	rm -rf $(VENV) .stack .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .stack .build .pytest_cache .ruff_cache .mypy_cache *.egg-info

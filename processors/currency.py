@@ -9,8 +9,10 @@ their own rates, or rates for currencies not listed here, set them in the rule s
 
 from __future__ import annotations
 
+from typing import Final
+
 # Active ISO 4217 alphabetic codes (2024 list).
-ISO_4217 = frozenset(
+ISO_4217: Final = frozenset(
     """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
     BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
@@ -24,14 +26,14 @@ ISO_4217 = frozenset(
 )
 
 # Minor-unit exponents that differ from 2.
-_EXPONENT = {
+_EXPONENT: Final = {
     **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
     **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
 }
 
 # Approximate USD value of one unit of currency; currencies not listed count at 0 USD-weight
 # only for thresholds that need USD, which then cannot fire on them (stated in the evidence).
-DEFAULT_USD_PER_UNIT: dict[str, float] = {
+DEFAULT_USD_PER_UNIT: Final[dict[str, float]] = {
     "USD": 1.0, "CAD": 0.72, "EUR": 1.08, "GBP": 1.27, "MXN": 0.055, "GTQ": 0.13,
     "HNL": 0.04, "INR": 0.012, "PHP": 0.018, "CNY": 0.14, "JPY": 0.0067, "AUD": 0.66,
     "CHF": 1.12, "BRL": 0.19, "COP": 0.00025, "DOP": 0.017, "NGN": 0.00065, "KES": 0.0077,
@@ -46,4 +48,4 @@ def exponent(currency: str) -> int:
 
 #: 10 ** exponent, per code: to_event divides by it once per event (the same integer divisor,
 #: so the same float result as computing the power each time).
-MINOR_PER_UNIT = {code: 10 ** exponent(code) for code in ISO_4217}
+MINOR_PER_UNIT: Final = {code: 10 ** exponent(code) for code in ISO_4217}

@@ -8,29 +8,32 @@ knows about Kafka, Faust or wall clocks beyond the ``now_ms`` it is given for ``
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from processors import feedback
-from processors.intel import IntelIndex, UsesIntel
+from processors.intel import IntelIndex
 from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
 from processors.rules import RuleSet
 from processors.state import AccountState
 
-MAX_DISPATCH_KEYS = 4096  # distinct (account type, direction, channel, mcc) remembered
+MAX_DISPATCH_KEYS: Final = 4096  # distinct (account type, direction, channel, mcc) remembered
 
 
 @dataclass(slots=True)
 class StepResult:
-    hits: list[IndicatorHit] = field(default_factory=list)
-    alerts: list[dict] = field(default_factory=list)
+    # Read-only for callers: a result may be the shared QUIET below.
+    hits: Sequence[IndicatorHit] = ()
+    alerts: Sequence[dict] = ()
     duplicate: bool = False
 
 
 #: What most steps return: a new event that raised no hit. One shared instance (most events
 #: raise nothing, and a result per event was a twentieth of the backtest); its fields are
 #: empty tuples so that a caller appending to it fails loudly instead of leaking into others.
-QUIET = StepResult(hits=(), alerts=())  # type: ignore[arg-type]
+QUIET: Final = StepResult()
 
 
 def alert_id(ev: PaymentEvent, typology: Typology, rule_version: str) -> str:
@@ -45,7 +48,7 @@ class Engine:
         # holding the index, so the rule set's detectors are never mutated.
         self.intel = intel
         self._detectors = tuple(
-            d.with_intel(intel) if intel is not None and isinstance(d, UsesIntel) else d
+            d.with_intel(intel) if intel is not None and d.uses_intel else d
             for d in rules.detectors
         )
         # (account type, direction, channel, mcc) -> the detectors that can accept such an
@@ -104,14 +107,14 @@ class Engine:
                 hits.append(hit)
         if hits is None:
             return QUIET
-        result = StepResult(hits)
-        self._score(state, ev, result, now_ms)
-        return result
+        return StepResult(hits, self._score(state, ev, hits, now_ms))
 
     def _score(
-        self, state: AccountState, ev: PaymentEvent, result: StepResult, now_ms: int
-    ) -> None:
+        self, state: AccountState, ev: PaymentEvent, new_hits: list[IndicatorHit], now_ms: int
+    ) -> list[dict]:
+        """Re-score the typologies ``new_hits`` weigh on; the alerts that fire."""
         rules = self.rules
+        alerts: list[dict] = []
         # A hit counts while its own window still covers it (and never past the score window),
         # so two unrelated red flags weeks apart do not add up to one pattern.
         expired = [
@@ -122,7 +125,7 @@ class Engine:
         ]
         for code in expired:
             del state.hits[code]
-        touched = {t for hit in result.hits for t in rules.weights[hit.code]}
+        touched = {t for hit in new_hits for t in rules.weights[hit.code]}
         # Indicators an analyst called a false positive on this account score nothing here
         # until the suppression ends (processors/feedback.py); they are still detected.
         muted = feedback.suppressed_codes(state, ev.event_time)
@@ -146,7 +149,8 @@ class Engine:
                 ev.event_time + rules.cooldown_ms,
                 record,
             ]
-            result.alerts.append(record)
+            alerts.append(record)
+        return alerts
 
     def _alert(
         self,
@@ -215,9 +219,7 @@ class Engine:
             weight=max(weights.values(), default=0.0),
         )
         state.hits[signal.code] = hit
-        result = StepResult([hit])
-        self._score(state, signal_event(signal), result, now_ms)
-        return result
+        return StepResult([hit], self._score(state, signal_event(signal), [hit], now_ms))
 
 
 def signal_event(signal: Signal) -> PaymentEvent:

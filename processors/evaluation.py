@@ -207,11 +207,11 @@ def evaluate(
     alerted_accounts: dict[str, set[str]] = defaultdict(set)
     alerted_right: dict[str, set[str]] = defaultdict(set)
     for a in alert_list:
-        t = truth_by_account.get(a.account_id)
+        owner = truth_by_account.get(a.account_id)
         for code in dict.fromkeys(a.indicators):
             alert_count[code] += 1
             alerted_accounts[code].add(a.account_id)
-            if t is not None and t.typology == a.typology:
+            if owner is not None and owner.typology == a.typology:
                 alerted_right[code].add(a.account_id)
     codes = list(dict.fromkeys([*indicators, *sorted(hit_accounts), *sorted(alert_count)]))
     ind_results = []

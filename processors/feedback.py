@@ -103,7 +103,7 @@ def to_disposition(rec: dict[str, Any]) -> Disposition:
         alert_id=rec["alert_id"],
         institution_id=rec["institution_id"],
         account_id=rec["account_id"],
-        typology=typology,
+        typology=str(typology),
         indicator_codes=tuple(dict.fromkeys(codes)),
         outcome=outcome,
         decided_at=decided_at,

@@ -14,7 +14,6 @@ lookup is one ``dict.get`` and never a network round trip.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import re
@@ -276,16 +275,3 @@ class IntelIndex:
         if merchant_id is None or not self._by_kind["merchant"]:
             return None
         return self.match("merchant", self.merchant_hash(merchant_id), event_time)
-
-
-class UsesIntel:
-    """Mixin for detectors that consult the feed. The engine hands each of its copies the
-    index (:meth:`with_intel`), so a rule set's detectors are never mutated and two engines
-    (say, the backtest's and a test's) can hold different indexes."""
-
-    intel: IntelIndex | None = None
-
-    def with_intel(self, index: IntelIndex | None):
-        clone = copy.copy(self)
-        clone.intel = index
-        return clone

@@ -43,6 +43,7 @@ import hashlib
 import json
 import operator
 from dataclasses import dataclass, field
+from typing import Final
 
 from processors.indicators.base import HOUR_MS, Detector, days
 from processors.indicators.common_beneficiary import CommonBeneficiary
@@ -50,25 +51,25 @@ from processors.indicators.shared_identifier import LABELS, SharedIdentifier
 from processors.indicators.wage_forwarding import WageForwarding
 from processors.model import PaymentEvent
 
-SHARED = SharedIdentifier.code
-BENEFICIARY = CommonBeneficiary.code
-BENEFICIARY_KIND = "beneficiary"
-WAGES = WageForwarding.code
-WAGE_KIND = "wage_beneficiary"
+SHARED: Final = SharedIdentifier.code
+BENEFICIARY: Final = CommonBeneficiary.code
+BENEFICIARY_KIND: Final = "beneficiary"
+WAGES: Final = WageForwarding.code
+WAGE_KIND: Final = "wage_beneficiary"
 #: account-state slot: [event time, US$ amount] of the account's last payroll credit
-PAYDAY_SLOT = "~PAYDAY"
+PAYDAY_SLOT: Final = "~PAYDAY"
 #: account-state slot: {kind initial + first 16 hex digits of the hash: event time last
 #: reported}. A dict, unlike the detectors' list slots; only this module reads it.
-LINK_SLOT = "~LINKS"
+LINK_SLOT: Final = "~LINKS"
 #: account-state slot: [fingerprint, due, fingerprint, due] of the last two holder-identifier
 #: sets checked, newest first; due is the event time the first identifier of the set must be
 #: reported again (0, 0: no second set yet). Linker.due's fast path.
-LINK_DUE_SLOT = "~LINKDUE"
+LINK_DUE_SLOT: Final = "~LINKDUE"
 #: floor of the refresh period (a very short window must still throttle a little)
-MIN_REFRESH_MS = HOUR_MS
+MIN_REFRESH_MS: Final = HOUR_MS
 #: most identifiers an account state remembers having reported (newest kept)
-MAX_REPORTED = 64
-FORMAT = 1
+MAX_REPORTED: Final = 64
+FORMAT: Final = 1
 
 
 def _digest(*parts: str) -> str:
@@ -88,6 +89,27 @@ class Link:
     event_id: str
     event_time: int
     partition: int = -1
+
+    # Written out: compiled, a dataclass's generated __init__ stays interpreted (processors.model).
+    def __init__(
+        self,
+        kind: str,
+        ident: str,
+        institution_id: str,
+        account_id: str,
+        customer_id: str,
+        event_id: str,
+        event_time: int,
+        partition: int = -1,
+    ) -> None:
+        self.kind = kind
+        self.ident = ident
+        self.institution_id = institution_id
+        self.account_id = account_id
+        self.customer_id = customer_id
+        self.event_id = event_id
+        self.event_time = event_time
+        self.partition = partition
 
     @property
     def key(self) -> str:
@@ -134,6 +156,37 @@ class Signal:
     first_event_time: int = 0
     partition: int = -1
 
+    # Written out: compiled, a dataclass's generated __init__ stays interpreted (processors.model).
+    def __init__(
+        self,
+        signal_id: str,
+        code: str,
+        institution_id: str,
+        account_id: str,
+        customer_id: str,
+        event_time: int,
+        measured: float,
+        threshold: float,
+        window_seconds: int,
+        explanation: str,
+        event_ids: list[str] | None = None,
+        first_event_time: int = 0,
+        partition: int = -1,
+    ) -> None:
+        self.signal_id = signal_id
+        self.code = code
+        self.institution_id = institution_id
+        self.account_id = account_id
+        self.customer_id = customer_id
+        self.event_time = event_time
+        self.measured = measured
+        self.threshold = threshold
+        self.window_seconds = window_seconds
+        self.explanation = explanation
+        self.event_ids = [] if event_ids is None else event_ids
+        self.first_event_time = first_event_time
+        self.partition = partition
+
     def dumps(self) -> bytes:
         return json.dumps(
             [FORMAT, self.signal_id, self.code, self.institution_id, self.account_id,
@@ -179,7 +232,7 @@ class IdentifierGroup:
         return cls(watermark, since, members)
 
 
-_CODE_OF_KIND = {BENEFICIARY_KIND: BENEFICIARY, WAGE_KIND: WAGES}
+_CODE_OF_KIND: Final = {BENEFICIARY_KIND: BENEFICIARY, WAGE_KIND: WAGES}
 
 
 class Linker:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Final
 
 from processors.model import IndicatorHit
 
-SEEN_IDS_CAP = 1024
-FORMAT = 3  # 2: hits carry last_event_time; 3: false-positive suppressions, disposition ids
+SEEN_IDS_CAP: Final = 1024
+FORMAT: Final = 3  # 2: hits carry last_event_time; 3: false-positive suppressions, disposition ids
 
 
 @dataclass(slots=True)

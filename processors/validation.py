@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 import string
 from dataclasses import fields
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -28,9 +28,9 @@ REASONS = (
     "processing_error",
 )
 
-_REQUIRED = ("event_id", "institution_id", "account_id", "customer_id")
-_EARLIEST_MS = 946_684_800_000  # 2000-01-01: older than any feed we accept
-_MAX_AMOUNT_MINOR = 10**15
+_REQUIRED: Final = ("event_id", "institution_id", "account_id", "customer_id")
+_EARLIEST_MS: Final = 946_684_800_000  # 2000-01-01: older than any feed we accept
+_MAX_AMOUNT_MINOR: Final = 10**15
 
 
 class InvalidEvent(ValueError):
@@ -42,12 +42,41 @@ class InvalidEvent(ValueError):
 
 
 #: Every well-formed ISO 3166-1 alpha-2 code (ASCII A-Z): a set lookup per country field.
-_ALPHA2 = frozenset(a + b for a in string.ascii_uppercase for b in string.ascii_uppercase)
+_ALPHA2: Final = frozenset(a + b for a in string.ascii_uppercase for b in string.ascii_uppercase)
 
 
 def _bad_country(value: Any, field: str) -> NoReturn:
     """The rejection of a country field that is not None and not in _ALPHA2 (checked inline)."""
     raise InvalidEvent("invalid_field", f"{field} must be ISO 3166-1 alpha-2, got {value!r}")
+
+
+#: The names of to_event's ``texts``, in order, for the message naming the bad one.
+_TEXT_FIELDS: Final = (
+    "account_type channel merchant.merchant_id merchant.city merchant.region merchant.country "
+    "location.city location.region location.country location.terminal_id "
+    "counterparty.account_id counterparty.institution_id counterparty.country "
+    "counterparty.name_hash counterparty.ultimate_party_hash purpose holder_phone_hash "
+    "holder_email_hash holder_address_hash device_hash wallet_address_hash"
+).split()
+
+
+def _check_texts(values: tuple) -> None:
+    """Reject the first value that is neither None nor a string (str subclasses pass)."""
+    for name, value in zip(_TEXT_FIELDS, values, strict=True):
+        if value is not None and not isinstance(value, str):
+            raise InvalidEvent(
+                "invalid_field", f"{name} must be a string, got {type(value).__name__}"
+            )
+
+
+def _check_passengers(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise InvalidEvent("invalid_field", "passenger_name_hashes must be a list of strings")
+
+
+def _check_object(value: Any, name: str) -> None:
+    if not isinstance(value, dict):
+        raise InvalidEvent("invalid_field", f"{name} must be an object, got {type(value).__name__}")
 
 
 # PaymentEvent is built positionally below: 31 keyword arguments cost ~1.5 us per event
@@ -75,36 +104,36 @@ _TOP_FIELDS = (
 ).split()
 if tuple(_TOP_FIELDS[: len(_REQUIRED)]) != _REQUIRED:  # to_event's slow path zips the two
     raise ImportError("processors.validation: _TOP_FIELDS must start with _REQUIRED")
-_TOP = operator.itemgetter(*_TOP_FIELDS)
-_TOP_DEFAULTS: dict[str, Any] = {**dict.fromkeys(_TOP_FIELDS), "utc_offset_minutes": 0}
+_TOP: Final = operator.itemgetter(*_TOP_FIELDS)
+_TOP_DEFAULTS: Final[dict[str, Any]] = {**dict.fromkeys(_TOP_FIELDS), "utc_offset_minutes": 0}
 
 #: The top level of a payment record as a typed JSON decoder builds it (msgspec, in C), for
 #: readers of JSON lines: no dict per record, which made a third of reading a line. Every value
 #: stays untyped (nested records are plain dicts) and takes the same default as a key left out
 #: of a dict, so to_event checks exactly what it checks on a dict, in the same order.
-PaymentRecord = msgspec.defstruct(
+PaymentRecord: Final = msgspec.defstruct(
     "PaymentRecord",
     [(name, Any, default) for name, default in _TOP_DEFAULTS.items()],
     module=__name__,
     gc=False,  # holds no reference cycles; the collector need not track millions of them
 )
-_TOP_ATTRS = operator.attrgetter(*_TOP_FIELDS)
-_MERCHANT_FIELDS = ("merchant_id", "mcc", "city", "region", "country")
-_MERCHANT = operator.itemgetter(*_MERCHANT_FIELDS)
-_LOCATION_FIELDS = ("city", "region", "country", "terminal_id")
-_LOCATION = operator.itemgetter(*_LOCATION_FIELDS)
-_COUNTERPARTY_FIELDS = (
+_TOP_ATTRS: Final = operator.attrgetter(*_TOP_FIELDS)
+_MERCHANT_FIELDS: Final = ("merchant_id", "mcc", "city", "region", "country")
+_MERCHANT: Final = operator.itemgetter(*_MERCHANT_FIELDS)
+_LOCATION_FIELDS: Final = ("city", "region", "country", "terminal_id")
+_LOCATION: Final = operator.itemgetter(*_LOCATION_FIELDS)
+_COUNTERPARTY_FIELDS: Final = (
     "account_id",
     "institution_id",
     "country",
     "name_hash",
     "ultimate_party_hash",
 )
-_COUNTERPARTY = operator.itemgetter(*_COUNTERPARTY_FIELDS)
+_COUNTERPARTY: Final = operator.itemgetter(*_COUNTERPARTY_FIELDS)
 
 
 def to_event(
-    rec: dict[str, Any] | PaymentRecord,
+    rec: Any,  # a dict, or a PaymentRecord from the typed JSON-lines reader
     now_ms: int,
     max_future_skew_ms: int = 300_000,
     usd_per_unit: dict[str, float] = DEFAULT_USD_PER_UNIT,
@@ -155,6 +184,8 @@ def to_event(
         raise InvalidEvent("invalid_field", f"direction must be DEBIT or CREDIT, got {direction!r}")
 
     if merchant:
+        if merchant.__class__ is not dict:
+            _check_object(merchant, "merchant")
         try:
             merchant_id, raw_mcc, m_city, m_region, m_country = _MERCHANT(merchant)
         except KeyError:
@@ -163,20 +194,22 @@ def to_event(
             raise InvalidEvent(
                 "invalid_field", f"merchant.mcc must be four digits, got {raw_mcc!r}"
             )
-        mcc = int(raw_mcc)
+        mcc: int | None = int(raw_mcc)
     else:
-        merchant_id = mcc = m_city = m_region = m_country = None
+        merchant_id = m_city = m_region = m_country = None
+        mcc = None
     if location:
+        if location.__class__ is not dict:
+            _check_object(location, "location")
         try:
             city, region, country, terminal_id = _LOCATION(location)
         except KeyError:
             city, region, country, terminal_id = map(location.get, _LOCATION_FIELDS)
-        city = city or m_city
-        region = region or m_region
-        country = country or m_country
     else:
-        city, region, country, terminal_id = m_city, m_region, m_country, None
+        city = region = country = terminal_id = None
     if cp:
+        if cp.__class__ is not dict:
+            _check_object(cp, "counterparty")
         try:
             cp_account, cp_institution, cp_country, cp_name, cp_ultimate = _COUNTERPARTY(cp)
         except KeyError:
@@ -185,6 +218,23 @@ def to_event(
             )
     else:
         cp_account = cp_institution = cp_country = cp_name = cp_ultimate = None
+    # Every optional text field is a string or absent. Without this a number there went on
+    # into the detectors (or, compiled, failed building the event with a bare TypeError).
+    texts = (account_type, channel, merchant_id, m_city, m_region, m_country, city, region,
+             country, terminal_id, cp_account, cp_institution, cp_country, cp_name, cp_ultimate,
+             purpose, phone, email, address, device, wallet)  # fmt: skip
+    for value in texts:
+        if value is not None and value.__class__ is not str:
+            _check_texts(texts)
+            break
+    if passengers:
+        if passengers.__class__ is not list or not all(p.__class__ is str for p in passengers):
+            _check_passengers(passengers)
+    else:
+        passengers = []
+    city = city or m_city
+    region = region or m_region
+    country = country or m_country
     rate = usd_per_unit.get(currency)  # to_usd, inlined: it runs on every event
     # No reference rate: -1, so that USD thresholds cannot fire on this event.
     amount_usd = -1.0 if rate is None else amount / MINOR_PER_UNIT[currency] * rate
@@ -224,5 +274,5 @@ def to_event(
         address,
         device,
         wallet,
-        passengers or [],
+        passengers,
     )

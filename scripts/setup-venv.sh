@@ -20,5 +20,5 @@ if [ ! -x "$venv/bin/python" ]; then
   fi
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e '.[dev]'
+"$venv/bin/python" -m pip install --quiet -e '.[dev,native]'
 echo "setup: $venv ready ($("$venv/bin/python" --version))"

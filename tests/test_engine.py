@@ -237,14 +237,14 @@ def test_duplicate_event_is_a_no_op_and_re_emits_its_alert(engine):
 
     again = engine.step(state, to_event(events[-1], NOW), NOW + 5 * HOUR)
     assert again.duplicate is True
-    assert again.hits == []
+    assert not again.hits
     assert again.alerts == [original]
     assert again.alerts[0]["alert_id"] == original["alert_id"]
     assert state.dumps() == before
 
     # A redelivered event that triggered nothing re-emits nothing, and changes nothing.
     plain = engine.step(state, to_event(events[0], NOW), NOW)
-    assert plain.duplicate is True and plain.alerts == [] and plain.hits == []
+    assert plain.duplicate is True and not plain.alerts and not plain.hits
     assert state.dumps() == before
 
 

@@ -1,5 +1,10 @@
 """The indicator catalog: one module per red flag, registered here by code."""
 
+import processors
+
+if processors.NATIVE:  # the compiled detectors (see processors/__init__.py)
+    __path__.insert(0, str(processors.NATIVE_DIR / "indicators"))
+
 from processors.indicators.ad_site_payments import AdSitePayments
 from processors.indicators.after_hours_adult_services import AfterHoursAdultServices
 from processors.indicators.base import Detector

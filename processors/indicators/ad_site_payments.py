@@ -22,15 +22,16 @@ from __future__ import annotations
 
 from processors.indicators.base import Detector, days
 from processors.indicators.common import is_multiple_of, mcc_set
-from processors.intel import AD_SITE, UsesIntel
+from processors.intel import AD_SITE
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 
-class AdSitePayments(UsesIntel, Detector):
+class AdSitePayments(Detector):
     code = "AD_SITE_PAYMENTS"
     name = "Payments to escort / classified-ad sites"
     source = "FINTRAC-2016-OA003"
     typologies = (Typology.SEX_TRAFFICKING,)
+    uses_intel = True
     defaults = {
         "window_hours": 168,
         "min_payments": 5,

@@ -7,12 +7,15 @@ keeps the per-event cost to a few attribute checks.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
 
-HOUR_MS = 3_600_000
-MAX_SLOT_ENTRIES = 256
+if TYPE_CHECKING:
+    from processors.intel import IntelIndex
+
+HOUR_MS: Final = 3_600_000
+MAX_SLOT_ENTRIES: Final = 256
 
 
 class Detector:
@@ -22,11 +25,23 @@ class Detector:
     typologies: ClassVar[tuple[Typology, ...]]
     #: Parameter defaults; the rule set may override any of them (and nothing else).
     defaults: ClassVar[dict] = {"window_hours": 168}
+    #: Whether the detector consults the shared intelligence feed (processors/intel.py).
+    uses_intel: ClassVar[bool] = False
 
     def __init__(self, **params) -> None:
         self.params = {**self.defaults, **params}
         self.window_ms = int(self.params["window_hours"] * HOUR_MS)
         self.window_seconds = self.window_ms // 1000
+        self.intel: IntelIndex | None = None
+
+    def with_intel(self, index: IntelIndex | None) -> Detector:
+        """A copy consulting ``index``: the engine hands each of its copies the index, so a
+        rule set's detectors are never mutated and two engines (say, the backtest's and a
+        test's) can hold different indexes. Built from the same parameters, so the copy
+        derives the same settings."""
+        clone = self.__class__(**self.params)
+        clone.intel = index
+        return clone
 
     def could_accept(
         self, account_type: str, direction: str, channel: str, mcc: int | None

@@ -51,7 +51,8 @@ class CashInWireOut(Detector):
             return None
         p = self.params
         pair_ms = p["pair_hours"] * HOUR_MS
-        pairs, ids = 0, []
+        pairs = 0
+        ids: list[str] = []
         used: set[str] = set()  # each deposit pays for one wire at most
         for t, event_id, kind, _ in slot:
             if kind != "out":

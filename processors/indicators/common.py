@@ -10,18 +10,19 @@ the days or weeks of its horizon, whatever the traffic.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar, Final
 
 from processors.currency import exponent
 from processors.indicators.base import HOUR_MS, MAX_SLOT_ENTRIES, Detector
 from processors.model import IndicatorHit, PaymentEvent
 
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONDAY_MS = 4 * DAY_MS  # 1970-01-05, a Monday: weekly buckets start on Mondays, 00:00 UTC
-CARD_CHANNELS = frozenset({"CARD_PRESENT", "CARD_NOT_PRESENT"})
-PAYROLL_PURPOSES = frozenset({"SALA", "PAYR"})  # ISO 20022 ExternalPurpose1Code
+DAY_MS: Final = 24 * HOUR_MS
+WEEK_MS: Final = 7 * DAY_MS
+MONDAY_MS: Final = 4 * DAY_MS  # 1970-01-05, a Monday: weekly buckets start on Mondays, 00:00 UTC
+CARD_CHANNELS: Final = frozenset({"CARD_PRESENT", "CARD_NOT_PRESENT"})
+PAYROLL_PURPOSES: Final = frozenset({"SALA", "PAYR"})  # ISO 20022 ExternalPurpose1Code
 #: Evidence ids an aggregate hit carries at most (the newest ones).
-MAX_EVIDENCE_IDS = 20
+MAX_EVIDENCE_IDS: Final = 20
 
 
 def mcc_set(values: Iterable[str], key: str) -> frozenset[int]:
@@ -62,9 +63,9 @@ class BucketDetector(Detector):
     00:00 UTC) for detectors that see most of an account's payments and must be cheap.
     """
 
-    n_values: int = 1
-    ids_per_bucket: int = 4
-    bucket_ms: int = DAY_MS
+    n_values: ClassVar[int] = 1
+    ids_per_bucket: ClassVar[int] = 4
+    bucket_ms: ClassVar[int] = DAY_MS
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -124,7 +125,7 @@ class BucketDetector(Detector):
         """A hit naming the newest evidence events of ``buckets`` (and the trigger)."""
         pairs = sorted((t, i) for b in buckets for t, i in zip(b[1][::2], b[1][1::2], strict=True))
         pairs = pairs[-MAX_EVIDENCE_IDS:]
-        ids = list(dict.fromkeys(e for _, e in pairs))
+        ids = list(dict.fromkeys([e for _, e in pairs]))
         hit = self.hit(ev, measured, threshold, ids or [ev.event_id], text)
         times = [t for t, _ in pairs] or [ev.event_time]
         hit.first_event_time, hit.last_event_time = min(times), max(times)

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from processors.indicators.base import Detector, days
 from processors.indicators.common import is_multiple_of
-from processors.intel import DARK_WEB_MARKET, UsesIntel
+from processors.intel import DARK_WEB_MARKET
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 
-class CryptoSmallMultiples(UsesIntel, Detector):
+class CryptoSmallMultiples(Detector):
     code = "CRYPTO_SMALL_MULTIPLES"
     name = "Crypto in small multiples of $3, or dark-web wallets"
     source = "FINTRAC-2016-OA003"
     typologies = (Typology.SEX_TRAFFICKING,)
+    uses_intel = True
     defaults = {
         "window_hours": 168,
         "min_multiples": 3,

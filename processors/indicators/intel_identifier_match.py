@@ -20,7 +20,7 @@ its own and the HIGH severity band.
 from __future__ import annotations
 
 from processors.indicators.base import Detector, days
-from processors.intel import DARK_WEB_MARKET, UsesIntel
+from processors.intel import DARK_WEB_MARKET
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 FIELDS = ("holder_phone_hash", "holder_email_hash", "holder_address_hash", "device_hash")
@@ -36,11 +36,12 @@ RULE_LIST = "the rule set's intel list"
 MAX_IDS = 20  # evidence events named: every event of the account carries the identifiers
 
 
-class IntelIdentifierMatch(UsesIntel, Detector):
+class IntelIdentifierMatch(Detector):
     code = "INTEL_IDENTIFIER_MATCH"
     name = "Holder identifier seen in commercial-sex ads"
     source = "FIN-2020-A008"
     typologies = (Typology.SEX_TRAFFICKING,)
+    uses_intel = True
     defaults = {"window_hours": 168, "identifiers": []}
 
     def __init__(self, **params) -> None:

@@ -17,15 +17,16 @@ days (the score window, so a fee paid before the wages arrive still counts).
 from __future__ import annotations
 
 from processors.indicators.base import Detector, days
-from processors.intel import UNLICENSED_RECRUITER, UsesIntel
+from processors.intel import UNLICENSED_RECRUITER
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 
-class UnlicensedRecruiter(UsesIntel, Detector):
+class UnlicensedRecruiter(Detector):
     code = "UNLICENSED_RECRUITER"
     name = "Payments to an unlicensed recruiter or visa agency"
     source = "FIN-2014-A008"
     typologies = (Typology.LABOUR_TRAFFICKING,)
+    uses_intel = True
     defaults = {"window_hours": 336, "min_count": 1, "recruiters": []}
 
     def __init__(self, **params) -> None:
@@ -37,7 +38,7 @@ class UnlicensedRecruiter(UsesIntel, Detector):
         """(payee, where listed) or None; cached for entry()."""
         if self._last[0] is ev:
             return self._last[1]
-        found = None
+        found: tuple[str, str] | None = None
         ids = self._ids
         if ev.counterparty_account is not None and ev.counterparty_account in ids:
             found = (ev.counterparty_account, "rule set")
@@ -49,7 +50,7 @@ class UnlicensedRecruiter(UsesIntel, Detector):
             payee = ev.counterparty_account
             if e is None or e.category != UNLICENSED_RECRUITER:
                 e, payee = index.match_merchant(ev.merchant_id, t), ev.merchant_id
-            if e is not None and e.category == UNLICENSED_RECRUITER:
+            if e is not None and payee is not None and e.category == UNLICENSED_RECRUITER:
                 found = (payee, e.describe())
         self._last = (ev, found)
         return found
