@@ -11,13 +11,17 @@ events as an Avro container file too, then times ``streams.backtest.run`` (the l
   of the JSON scanner;
 * decoded: validate + detect over records already decoded in memory: the detection code
   alone, the ceiling for any file format;
-* read only: each reader alone, so the share of the file format is visible.
+* read only: each reader alone, so the share of the file format is visible;
+* interpreted: the jsonl row again in a child process with CB_NATIVE=off, so the compiled
+  build of processors/ (scripts/build_native.py) shows as a ratio on the same machine and
+  file (``--no-interpreted`` skips it).
 
 The loop is single-threaded and runs in-process, with the cyclic GC off as the backtest does;
 ``--pin`` also pins the process to one CPU (on a shared machine that CPU may be the busy
 one). Scoring and the report are not timed (``chainbreaker backtest`` does not count them).
 
     python -m bench.backtest_speed [--accounts 20000] [--days 30] [--seed 7] [--repeat 3]
+                                   [--file EVENTS.jsonl] [--no-interpreted] [--pin]
 """
 
 from __future__ import annotations
@@ -83,6 +87,25 @@ def timed_run(records, repeat: int, make_records=None) -> tuple[float, int, int]
     return best, events, alerts
 
 
+def interpreted_jsonl(jsonl: Path, repeat: int, pin: bool) -> float:
+    """The jsonl figure with processors/ interpreted, from a child process (the compiled
+    modules are already imported here)."""
+    code = (
+        "import sys; from pathlib import Path; from bench import backtest_speed as b; "
+        "from streams.backtest import read_jsonl; "
+        "pin = sys.argv[3] == '1' and b.pin_one_core(); "
+        "p = Path(sys.argv[1]); "
+        "s, n, _ = b.timed_run(None, int(sys.argv[2]), lambda: read_jsonl(p)); "
+        "print(n / s)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(jsonl), str(repeat), "1" if pin else "0"],
+        cwd=ROOT, env={**os.environ, "CB_NATIVE": "off"}, check=True, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def read_only(reader, path: Path, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -101,11 +124,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--pin", action="store_true", help="pin the process to one CPU")
     p.add_argument("--file", help="an existing JSON-lines file instead of a fresh population")
+    p.add_argument("--no-interpreted", action="store_true", help="skip the interpreted run")
     args = p.parse_args(argv)
 
+    import processors
     from streams.backtest import read_avro, read_jsonl
 
     pinned = pin_one_core() if args.pin else "single-threaded, not pinned"
+    pinned += f"; processors {processors.RUNS_AS}"
     with tempfile.TemporaryDirectory(prefix="cb-bench-backtest-") as tmp:
         if args.file:
             jsonl = Path(args.file)
@@ -129,6 +155,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         del decoded
         figures["read_jsonl"] = n / read_only(read_jsonl, jsonl, args.repeat)
         figures["read_avro"] = n / read_only(read_avro, avro, args.repeat)
+        if not args.no_interpreted:
+            figures["interpreted"] = interpreted_jsonl(jsonl, args.repeat, args.pin)
 
     same = "same" if alerts == alerts_a == alerts_d else "DIFFERENT"
     print(f"  {n:,} events, {alerts} alerts ({same} for every input); best of {args.repeat}")
@@ -139,8 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ("read + decode JSON lines only", "read_jsonl"),
         ("read + decode Avro container only", "read_avro"),
     ]
+    if "interpreted" in figures:
+        rows.append(("jsonl, processors interpreted (CB_NATIVE=off)", "interpreted"))
     for label, key in rows:
         print(f"  {label:<44} {figures[key]:>9,.0f} ev/s")
+    if "interpreted" in figures:
+        ratio = figures["jsonl"] / figures["interpreted"]
+        print(f"  jsonl as run / interpreted: {ratio:.2f}x")
     for key in ("jsonl", "avro"):
         verdict = "meets" if figures[key] >= TARGET_EPS else "below"
         print(f"  target {TARGET_EPS:,} ev/s on one core: {key} {verdict}")

@@ -42,7 +42,7 @@ def native_build_id() -> str | None:
 
 
 def _choose() -> tuple[bool, str]:
-    mode = os.environ.get("CB_NATIVE", "auto").strip().lower() or "auto"
+    mode = os.environ.get("CB_NATIVE", "").strip() or "auto"
     if mode not in _MODES:
         raise ValueError(f"CB_NATIVE: must be one of {', '.join(_MODES)}, got {mode!r}")
     if mode == "off":

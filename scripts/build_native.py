@@ -5,6 +5,9 @@ the link index and twenty detectors (docs/backtest.md); compiling the same typed
 removes most of it without a second implementation to keep in step. The worker runs the
 same compiled modules.
 
+It builds for the ``processors`` package this interpreter imports (the checkout under the
+editable install, or site-packages), into ``.build/native/`` beside that package.
+
 The build is a cache, never a second source of truth: processors/__init__.py puts it on the
 package path only while it was built from exactly the sources on disk (a digest of every
 ``processors/**/*.py`` and the interpreter), so an edit falls back to the interpreted source
@@ -24,11 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ["CB_NATIVE"] = "off"  # the digest below must come from the source, not a build
 
+# The package this interpreter imports: the checkout under an editable install (make setup),
+# site-packages after `pip install .` (the Docker image). The build goes next to it.
 import processors  # noqa: E402
+
+PACKAGE = Path(processors.__file__).resolve().parent
 
 #: Modules compiled: those on the per-event path. The rest (rule loading, intelligence-feed
 #: parsing, dispositions, SAR drafts, evaluation) runs once per run, per alert or per
@@ -74,7 +79,7 @@ def build(force: bool = False) -> int:
         # file changes meanwhile; mypycify names modules by path relative to the cwd.
         src = Path(tmp) / "src"
         shutil.copytree(
-            ROOT / "processors", src / "processors", ignore=shutil.ignore_patterns("__pycache__")
+            PACKAGE, src / "processors", ignore=shutil.ignore_patterns("__pycache__", "*.so")
         )
         snapshot = processors.source_digest(src / "processors")
         cwd = os.getcwd()

@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 import orjson
 
+import processors
 from processors import rules as rules_mod
 from processors.engine import Engine
 from processors.evaluation import (
@@ -342,7 +343,8 @@ def render_markdown(
         f"{res.duplicates:,}; rejected: {sum(res.rejected.values()):,}",
         f"- accounts: {res.accounts:,}; alerts: {len(res.alerts):,} (distinct alert ids)",
         f"- detection loop: {res.seconds:.1f} s, {res.rate:,.0f} events/s (read + decode + "
-        "validate + engine + cross-account links, one core; not scoring or this report)",
+        "validate + engine + cross-account links, one core; not scoring or this report); "
+        f"processors {processors.RUNS_AS}",
         "",
     ]
     if res.rejected:
@@ -602,7 +604,7 @@ def summary(res: RunResult, ev: Evaluation, out_dir: Path) -> str:
     lines = [
         f"backtest: {res.events:,} records ({res.processed:,} applied, {res.duplicates:,} "
         f"duplicates, {sum(res.rejected.values()):,} rejected) over {res.accounts:,} accounts "
-        f"in {res.seconds:.1f}s = {res.rate:,.0f} events/s",
+        f"in {res.seconds:.1f}s = {res.rate:,.0f} events/s, processors {processors.RUNS_AS}",
     ]
     if res.rejected:
         lines.append(

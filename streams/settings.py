@@ -171,6 +171,9 @@ class Settings:
     hash_key: str
     rules_file: Path | None
     log_level: str
+    # Read by processors/__init__.py at import (it cannot import this module); checked here
+    # too, so `chainbreaker` commands fail with the same ConfigError as any other setting.
+    native: str
     # Institutions (issue #4): whose Redis ACL users `stack up` grants, and the case CLI's
     # own credentials (an institution's URL, never the admin one).
     institutions: tuple[str, ...] = ("bank-us-01", "msb-us-02", "cu-ca-03")
@@ -265,6 +268,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         hash_key=hash_key,
         rules_file=Path(rules) if rules else None,
         log_level=_choice("CB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), env),
+        native=_choice("CB_NATIVE", "auto", ("auto", "off", "require"), env),
         institutions=_institutions("CB_INSTITUTIONS", env),
         cases_redis_url=_redis_url("CB_CASES_REDIS_URL", env),
         cases_institution=_institution_id(

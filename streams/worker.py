@@ -27,6 +27,7 @@ from typing import Any
 import faust
 from faust.streams import _current_event  # see table_op()
 
+import processors
 from processors import feedback
 from processors import rules as rules_mod
 from processors.indicators import CATALOG
@@ -532,9 +533,9 @@ def main(argv: list[str]) -> int:
     if settings.embedded_router:
         case_router.start_in_thread(settings)
     log.info(
-        "worker %s: kafka=%s redis=%s rules=%s metrics=http://%s:%d/metrics",
+        "worker %s: kafka=%s redis=%s rules=%s metrics=http://%s:%d/metrics processors=%s",
         settings.app_id, settings.kafka_bootstrap, settings.redis_url.split("@")[-1],
-        rules.version, settings.metrics_bind, settings.metrics_port,
+        rules.version, settings.metrics_bind, settings.metrics_port, processors.RUNS_AS,
     )  # fmt: skip
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

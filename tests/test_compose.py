@@ -70,7 +70,9 @@ def test_services_and_images(compose: dict[str, Any], defaults: settings.Setting
         assert (ROOT / build["context"] / build["dockerfile"]).is_file()
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install ." in dockerfile
+    assert "pip install '.[native]'" in dockerfile
+    # The image runs the compiled build of processors/ and refuses to start without it.
+    assert "python scripts/build_native.py" in dockerfile and "CB_NATIVE=require" in dockerfile
 
 
 def test_host_ports_match_settings(compose: dict[str, Any], defaults: settings.Settings) -> None:
