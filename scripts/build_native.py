@@ -44,6 +44,7 @@ COMPILED = (
     "processors/model.py",
     "processors/state.py",
     "processors/validation.py",
+    "processors/payment_avro.py",
     "processors/links.py",
     "processors/engine.py",
     "processors/indicators/*.py",

@@ -39,6 +39,7 @@ from processors.evaluation import (
     evaluate,
 )
 from processors.links import IdentifierGroup, Linker, LinkIndex
+from processors.payment_avro import decode_block
 from processors.state import AccountState
 from processors.validation import InvalidEvent, PaymentRecord, to_event
 
@@ -242,15 +243,44 @@ def count_lines(path: Path) -> int:
     return n
 
 
-def read_avro(path: Path) -> Iterator[dict[str, Any] | Rejected]:
-    """An Avro object container file of payment events (any compatible writer schema)."""
+def read_avro(path: Path) -> Iterator[dict[str, Any] | PaymentRecord | Rejected]:
+    """An Avro object container file of payment events (any compatible writer schema).
+
+    fastavro reads the container (header, codecs, sync markers). A file written with exactly
+    the current payment_event schema, when processors/ runs compiled, has its blocks decoded
+    by processors.payment_avro (about 1 us a record against fastavro's 9); any other writer
+    schema, and any block that decoder refuses, is decoded by fastavro, which also says what
+    is wrong with a corrupt block.
+    """
     import fastavro
 
     with open(path, "rb") as f:
         try:
-            yield from fastavro.reader(f)
+            blocks = fastavro.block_reader(f)
+            fast = processors.NATIVE and _is_current_payment_schema(blocks.metadata)
+            for block in blocks:
+                if fast:
+                    try:
+                        yield from decode_block(block.bytes_.getvalue(), block.num_records)
+                        continue
+                    except (IndexError, ValueError):  # UnicodeDecodeError is a ValueError
+                        block.bytes_.seek(0)
+                yield from block
         except Exception as exc:  # a corrupt block: everything after it is unreadable
             yield Rejected("undecodable", f"Avro container: {type(exc).__name__}: {exc}")
+
+
+def _is_current_payment_schema(metadata: dict[str, Any]) -> bool:
+    """Whether the container's writer schema is the current payment_event, field for field."""
+    from fastavro.schema import to_parsing_canonical_form
+
+    from schemas.codec import schema_json
+
+    try:
+        written = to_parsing_canonical_form(json.loads(metadata["avro.schema"]))
+    except Exception:  # no or odd schema text: fastavro decides what it can read
+        return False
+    return written == to_parsing_canonical_form(schema_json("payment_event.avsc"))
 
 
 def load_truth(path: Path) -> list[Truth]:
