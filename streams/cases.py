@@ -36,6 +36,7 @@ from streams.cases_acl import (
     ENV_APP,
     ENV_INSTITUTION,
     ENV_URL,
+    case_index_key,
     institution_from_username,
     outcomes_key,
     read_credentials,
@@ -95,6 +96,10 @@ class PendingCase:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _alert_id(raw: dict) -> str:
+    return _s(raw.get("alert_id", raw.get(b"alert_id", "")))
 
 
 def _case(entry_id: Any, raw: dict) -> Case:
@@ -256,11 +261,19 @@ class CaseClient:
             if not entries:
                 raise CaseNotFound(f"no case with entry id {ref} in {self.institution_id}'s queue")
             return _case(*entries[0])
+        try:
+            indexed = self.redis.hget(case_index_key(self.settings, self.institution_id), ref)
+        except redis.exceptions.NoPermissionError:  # a user granted before the index: scan
+            indexed = None
+        if indexed:
+            entries = self.redis.xrange(self.stream, min=_s(indexed), max=_s(indexed))
+            if entries and _alert_id(entries[0][1]) == ref:
+                return _case(*entries[0])
         end = "+"
-        while True:  # no index by alert id: scan newest first, where open cases usually are
+        while True:  # not indexed (enqueued by an older router): scan newest first
             entries = self.redis.xrevrange(self.stream, max=end, min="-", count=SCAN_CHUNK)
             for eid, raw in entries:
-                if _s(raw.get("alert_id", raw.get(b"alert_id", ""))) == ref:
+                if _alert_id(raw) == ref:
                     return _case(eid, raw)
             if len(entries) < SCAN_CHUNK:
                 raise CaseNotFound(f"no case for alert {ref} in {self.institution_id}'s queue")

@@ -87,6 +87,13 @@ def outcomes_key(settings: Settings, institution: str) -> str:
     return f"{settings.app_id}:case-outcomes:{institution}"
 
 
+def case_index_key(settings: Settings, institution: str) -> str:
+    """Hash alert_id -> stream entry id of its case, written by the router as it enqueues, so
+    a lookup by alert id is one HGET instead of a scan of the stream. Read-only for the
+    institution's user."""
+    return f"{settings.app_id}:case-index:{institution}"
+
+
 def credentials_path(settings: Settings, institution: str) -> Path:
     return settings.stack_dir / "institutions" / settings.app_id / f"{institution}.env"
 
@@ -105,6 +112,7 @@ def acl_rules(settings: Settings, institution: str, password: str) -> list[str]:
         "on",
         f">{password}",
         *(f"~{_glob_escape(k)}" for k in keys),
+        f"%R~{_glob_escape(case_index_key(settings, institution))}",
         "resetchannels",
         "-@all",
         *(f"+{c}" for c in ACL_COMMANDS),

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from schemas.codec import codec_for
 from streams import metrics
+from streams.cases_acl import case_index_key
 from streams.pipeline import dead_letter_headers
 from streams.settings import Settings, load
 
@@ -37,9 +38,12 @@ TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
 ANALYSTS_GROUP = "analysts"
 QUEUE_METRICS_INTERVAL_S = 5.0
 
+# KEYS: dedup key, case stream, case index; ARGV: dedup TTL, alert id, the entry's fields.
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+  local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+  redis.call('HSET', KEYS[3], ARGV[2], id)
+  return id
 end
 return false
 """
@@ -88,8 +92,9 @@ class CaseQueues:
                 keys=[
                     dedup_key(settings, institution, alert["alert_id"]),
                     settings.case_stream(institution),
+                    case_index_key(settings, institution),
                 ],
-                args=[settings.case_dedup_ttl_s, *entry_fields(alert, trigger)],
+                args=[settings.case_dedup_ttl_s, alert["alert_id"], *entry_fields(alert, trigger)],
                 client=pipe,
             )
         new = {a["institution_id"] for a, _ in batch} - self._known_institutions

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer
 from schemas.codec import codec_for
 from streams import cases_acl
 from streams.cases import CaseClient, CaseError, CaseNotFound, client_from_args
+from streams.cases_acl import case_index_key
 from streams.cases_dispose import DispositionError, build_disposition, note_problem
 from streams.router import CaseQueues
 from streams.topics import ensure_topics
@@ -296,12 +297,28 @@ def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) 
         admin.close()
 
 
+def test_lookup_by_alert_id_is_one_index_read(env, admin, granted, monkeypatch) -> None:
+    alerts = [new_alert() for _ in range(5)]
+    times = enqueue(env, admin, *alerts)
+    ana = analyst(env, granted, "ana")
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("looked up by scanning the stream")
+
+    monkeypatch.setattr(ana.redis, "xrevrange", no_scan)
+    for alert, enqueued_ms in zip(alerts, times, strict=True):
+        case = ana.get(alert["alert_id"])
+        assert case.alert == alert and int(case.entry_id.split("-")[0]) == enqueued_ms
+
+
 def test_lookup_by_alert_id_pages_through_the_stream(env, admin, granted, monkeypatch) -> None:
+    """Cases enqueued before the index existed (none in it) are still found, by a scan."""
     import streams.cases as cases_module
 
     monkeypatch.setattr(cases_module, "SCAN_CHUNK", 2)
     alerts = [new_alert() for _ in range(5)]
     enqueue(env, admin, *alerts)
+    admin.delete(case_index_key(settings_for(env), INST))
     ana = analyst(env, granted, "ana")
     for alert in (alerts[0], alerts[2], alerts[4]):  # oldest needs three pages, newest one
         assert ana.get(alert["alert_id"]).alert == alert

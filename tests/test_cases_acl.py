@@ -17,6 +17,7 @@ from streams import cases_acl
 from streams import settings as settings_mod
 from streams import stack as stack_module
 from streams.cases import ANALYSTS_GROUP, CaseClient
+from streams.cases_acl import case_index_key
 from streams.router import CaseQueues, dedup_key, institutions_key
 from tests.support import isolated_env, settings_for
 from tests.test_sar import make_alert
@@ -77,6 +78,12 @@ def test_institution_reads_own_queue_but_not_another(env, admin, grants) -> None
         a_on_b.reclaim(min_idle_s=0)
     with pytest.raises(redis.exceptions.NoPermissionError):
         a_on_b.get(b_alert["alert_id"])
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        raw.hget(case_index_key(settings, B), b_alert["alert_id"])
+    # Its own case index it may read (lookup by alert id) but not write.
+    assert raw.hget(case_index_key(settings, A), a_alert["alert_id"]) == own.entry_id.encode()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        raw.hset(case_index_key(settings, A), "forged", "0-1")
     # ... so B's case is still pending, on B's analyst.
     assert [(p.entry_id, p.consumer) for p in b.pending()] == [(b_case.entry_id, "bob")]
 
@@ -97,6 +104,21 @@ def test_institution_reads_own_queue_but_not_another(env, admin, grants) -> None
         with pytest.raises(redis.exceptions.NoPermissionError):
             call()
     assert a.ack(own.entry_id) == 1  # and it still works its own
+
+
+def test_a_user_granted_before_the_case_index_still_finds_cases_by_alert_id(
+    env, admin, grants
+) -> None:
+    settings = settings_for(env)
+    alert = _alert(A)
+    CaseQueues(admin, settings).enqueue([(alert, None)])
+    _, password = cases_acl.url_credentials(grants[A].url)
+    old_rules = [r for r in cases_acl.acl_rules(settings, A, password) if not r.startswith("%")]
+    admin.execute_command("ACL", "SETUSER", cases_acl.username(settings, A), *old_rules)
+    client = CaseClient(grants[A].url, settings, A, "ana")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.redis.hget(case_index_key(settings, A), alert["alert_id"])
+    assert client.get(alert["alert_id"]).alert == alert  # by scanning the stream
 
 
 def test_grant_is_idempotent_rotate_changes_password(env, admin, grants) -> None:
@@ -170,6 +192,7 @@ def test_rules_name_only_the_institutions_keys() -> None:
         "~app:cases:bank-a",
         "~app:case-outcomes:bank-a",
     ]
+    assert [r for r in rules if r.startswith("%")] == ["%R~app:case-index:bank-a"]
     assert "-@all" in rules and "+xadd" not in rules and "+eval" not in rules
     assert cases_acl.institution_from_username(settings, "app.bank-a") == "bank-a"
     assert cases_acl.institution_from_username(settings, "other.bank-a") is None
