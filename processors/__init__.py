@@ -15,6 +15,7 @@ and deployments that count on it).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 _SOURCE = Path(__file__).resolve().parent
 NATIVE_DIR = _SOURCE.parent / ".build" / "native" / "processors"
 BUILD_ID_FILE = "BUILD_ID"
+NATIVE_LIBRARY = "native__mypyc"  # scripts/build_native.py's GROUP, as mypyc names its library
 _MODES = ("auto", "off", "require")
 
 
@@ -54,7 +56,13 @@ def _choose() -> tuple[bool, str]:
         why = "native build is stale, the sources changed since; make setup rebuilds it"
     else:
         __path__.insert(0, str(NATIVE_DIR))  # ahead of the source: its modules win
-        return True, "compiled (mypyc)"
+        try:  # the shared library of the build: one that cannot load here must not be used
+            importlib.import_module(f"{__name__}.{NATIVE_LIBRARY}")
+        except ImportError as exc:
+            __path__.remove(str(NATIVE_DIR))
+            why = f"native build does not load here ({exc})"
+        else:
+            return True, "compiled (mypyc)"
     if mode == "require":
         raise ImportError(f"CB_NATIVE=require: {why}")
     return False, f"interpreted ({why})"

@@ -49,7 +49,8 @@ COMPILED = (
     "processors/engine.py",
     "processors/indicators/*.py",
 )
-GROUP = "processors.native"  # the shared library: processors/native__mypyc.*.so
+# mypyc names a group's shared library <group>__mypyc; processors/__init__.py loads it first.
+GROUP = "processors." + processors.NATIVE_LIBRARY.removesuffix("__mypyc")
 
 
 def modules(src: Path) -> list[str]:

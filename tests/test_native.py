@@ -225,3 +225,16 @@ def test_written_out_constructors_follow_the_dataclass_fields(cls):
     for f in fields(cls)[len(required) :]:
         want = f.default if f.default is not MISSING else f.default_factory()
         assert getattr(bare, f.name) == want, f.name
+
+
+@pytest.mark.skipif(not processors.NATIVE, reason=f"no compiled build: {processors.RUNS_AS}")
+def test_a_build_that_cannot_load_here_runs_interpreted(tmp_path):
+    """A current digest over a library this machine cannot load (another architecture, a
+    truncated file) must not take the package down."""
+    tree = copy_package(tmp_path)
+    (lib,) = (tree / ".build" / "native" / "processors").glob(f"{processors.NATIVE_LIBRARY}.*")
+    lib.write_bytes(b"not a shared library")
+    got = runs_as(tree)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines()[0].startswith("interpreted (native build does not load here")
+    assert got.stdout.splitlines()[1].endswith("engine.py")
