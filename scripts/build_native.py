@@ -47,6 +47,7 @@ COMPILED = (
     "processors/payment_avro.py",
     "processors/links.py",
     "processors/engine.py",
+    "processors/replay.py",
     "processors/indicators/*.py",
 )
 # mypyc names a group's shared library <group>__mypyc; processors/__init__.py loads it first.

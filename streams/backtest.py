@@ -13,13 +13,10 @@ Output: a summary on stdout, and ``report.md`` + ``report.png`` in ``--report-di
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,164 +35,12 @@ from processors.evaluation import (
     Truth,
     evaluate,
 )
-from processors.links import IdentifierGroup, Linker, LinkIndex
 from processors.payment_avro import decode_block
-from processors.state import AccountState
-from processors.validation import InvalidEvent, PaymentRecord, to_event
+from processors.replay import Rejected, RunResult, run
+from processors.validation import PaymentRecord
 
 HOUR_MS = 3_600_000
 DEFAULT_REPORT_DIR = Path(".stack/backtest")
-PROGRESS_EVERY = 8192  # events between progress-bar updates (a per-event update costs ~1 us)
-MAX_EXAMPLES = 5  # rejected records kept per reason, for the report
-
-
-class Rejected:
-    """A record that could not be read (before validation): reason and detail."""
-
-    __slots__ = ("reason", "detail")
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(slots=True)
-class RunResult:
-    events: int = 0  # records read, good or bad
-    processed: int = 0  # valid, new events applied to the state
-    duplicates: int = 0
-    rejected: Counter = field(default_factory=Counter)  # reason -> count
-    examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> details
-    alerts: dict[str, dict] = field(default_factory=dict)  # alert id -> record (first seen)
-    hits: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (acct, code)->[t, n]
-    accounts: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
-
-    def reject(self, reason: str, detail: str) -> None:
-        self.rejected[reason] += 1
-        shown = self.examples.setdefault(reason, [])
-        if len(shown) < MAX_EXAMPLES:
-            shown.append(detail[:300])
-
-
-def run(
-    records: Iterable[dict[str, Any] | Rejected],
-    engine: Engine,
-    now_ms: int,
-    max_future_skew_ms: int = 300_000,
-    progress: Any = None,
-) -> RunResult:
-    """Apply every record to its account's state; collect alerts, hits and rejections.
-
-    This is the hot loop: locals for everything looked up per event, no per-event objects
-    beyond what validation and the engine make, progress updated in blocks.
-
-    Cross-account indicators (processors/links.py) run inline: the links an event yields go
-    straight to their identifier groups (a dict here, a re-keyed topic and table in the
-    worker) and any signal straight to its account's state. The worker applies a signal a
-    little later, after payments that were in flight meanwhile, so an alert can be triggered
-    by a different event (and carry a different id) than here; which accounts alert for
-    which typology is the same.
-    """
-    result = RunResult()
-    states: dict[str, AccountState] = {}
-    alerts = result.alerts
-    hits = result.hits
-    step = engine.step
-    validate = to_event
-    usd_per_unit = engine.rules.usd_per_unit
-    new_state = AccountState
-    states_get = states.get
-    rejected_cls = Rejected
-    events = processed = duplicates = 0
-    linker = Linker.from_detectors(engine.rules.detectors)
-    due = linker.due if linker.enabled else None
-    link_index = LinkIndex(linker)
-    groups: dict[str, IdentifierGroup] = {}
-    # The states are millions of small lists and dicts that live to the end; the cyclic
-    # collector would rescan them over and over (the loop makes no reference cycles).
-    gc_enabled = gc.isenabled()
-    gc.disable()
-    started = time.perf_counter()
-    try:
-        for rec in records:
-            events += 1
-            if progress is not None and not events % PROGRESS_EVERY:
-                progress.update(PROGRESS_EVERY)
-            if rec.__class__ is rejected_cls:
-                result.reject(rec.reason, rec.detail)
-                continue
-            try:
-                ev = validate(rec, now_ms, max_future_skew_ms, usd_per_unit)
-            except InvalidEvent as exc:
-                result.reject(exc.reason, exc.detail)
-                continue
-            except Exception as exc:  # a record of the wrong shape (e.g. a list where a dict goes)
-                result.reject("invalid_field", f"{type(exc).__name__}: {exc}")
-                continue
-            acct = ev.account_id
-            state = states_get(acct)
-            if state is None:
-                state = states[acct] = new_state()
-            try:
-                res = step(state, ev, now_ms)
-            except Exception as exc:  # as the worker: a detector bug dead-letters the event
-                result.reject("processing_error", f"{type(exc).__name__}: {exc}")
-                continue
-            if res.duplicate:
-                duplicates += 1
-            else:
-                processed += 1
-            if due is not None:
-                for link in due(state.slots, ev, res.duplicate):
-                    group = groups.get(link.key)
-                    if group is None:
-                        group = groups[link.key] = IdentifierGroup()
-                    for signal in link_index.add(group, link):
-                        _apply_signal(engine, states, signal, now_ms, hits, alerts)
-            if res.hits:
-                t = ev.event_time
-                for hit in res.hits:
-                    key = (acct, hit.code)
-                    seen = hits.get(key)
-                    if seen is None:
-                        hits[key] = [t, 1]
-                    else:
-                        seen[1] += 1
-                for alert in res.alerts:
-                    alerts.setdefault(alert["alert_id"], alert)
-            elif res.alerts:  # a duplicate re-emitting its alert: the queue keeps one copy
-                for alert in res.alerts:
-                    alerts.setdefault(alert["alert_id"], alert)
-    finally:
-        if gc_enabled:
-            gc.enable()
-    result.seconds = time.perf_counter() - started
-    if progress is not None:
-        progress.update(events % PROGRESS_EVERY)
-    result.events, result.processed, result.duplicates = events, processed, duplicates
-    result.accounts = len(states)
-    return result
-
-
-def _apply_signal(engine: Engine, states, signal, now_ms: int, hits, alerts) -> None:
-    """A cross-account signal onto its account's state, recorded as the worker would."""
-    state = states.get(signal.account_id)
-    if state is None:
-        state = states[signal.account_id] = AccountState()
-    res = engine.apply_signal(state, signal, now_ms)
-    for hit in res.hits:
-        seen = hits.get((signal.account_id, hit.code))
-        if seen is None:
-            hits[signal.account_id, hit.code] = [signal.event_time, 1]
-        else:
-            seen[1] += 1
-    for alert in res.alerts:
-        alerts.setdefault(alert["alert_id"], alert)
 
 
 # --- reading ----------------------------------------------------------------------------------
