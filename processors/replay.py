@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.engine import Engine
+from processors.engine import Engine, StepResult
 from processors.links import IdentifierGroup, Linker, LinkIndex, Signal
 from processors.state import AccountState
 from processors.validation import InvalidEvent, to_event
@@ -64,8 +64,8 @@ def run(
 ) -> RunResult:
     """Apply every record to its account's state; collect alerts, hits and rejections.
 
-    This is the hot loop: locals for everything looked up per event, no per-event objects
-    beyond what validation and the engine make, progress updated in blocks.
+    This is the hot loop: no per-event objects beyond what validation and the engine make,
+    progress updated in blocks.
 
     Cross-account indicators (processors/links.py) run inline: the links an event yields go
     straight to their identifier groups (a dict here, a re-keyed topic and table in the
@@ -127,20 +127,8 @@ def run(
                         group = groups[link.key] = IdentifierGroup()
                     for signal in link_index.add(group, link):
                         _apply_signal(engine, states, signal, now_ms, hits, alerts)
-            if res.hits:
-                t = ev.event_time
-                for hit in res.hits:
-                    key = (acct, hit.code)
-                    seen = hits.get(key)
-                    if seen is None:
-                        hits[key] = [t, 1]
-                    else:
-                        seen[1] += 1
-                for alert in res.alerts:
-                    alerts.setdefault(alert["alert_id"], alert)
-            elif res.alerts:  # a duplicate re-emitting its alert: the queue keeps one copy
-                for alert in res.alerts:
-                    alerts.setdefault(alert["alert_id"], alert)
+            if res.hits or res.alerts:  # alerts alone: a duplicate re-emitting its alert
+                _record(res, acct, ev.event_time, hits, alerts)
     finally:
         if gc_enabled:
             gc.enable()
@@ -165,10 +153,22 @@ def _apply_signal(
     if state is None:
         state = states[signal.account_id] = AccountState()
     res = engine.apply_signal(state, signal, now_ms)
+    _record(res, signal.account_id, signal.event_time, hits, alerts)
+
+
+def _record(
+    res: StepResult,
+    account_id: str,
+    event_time: int,
+    hits: dict[tuple[str, str], list[int]],
+    alerts: dict[str, dict],
+) -> None:
+    """A step's hits (first time and count per account and indicator) and its alerts, each
+    kept once per alert id as the case queue keeps them."""
     for hit in res.hits:
-        seen = hits.get((signal.account_id, hit.code))
+        seen = hits.get((account_id, hit.code))
         if seen is None:
-            hits[signal.account_id, hit.code] = [signal.event_time, 1]
+            hits[account_id, hit.code] = [event_time, 1]
         else:
             seen[1] += 1
     for alert in res.alerts:

@@ -119,13 +119,13 @@ def _is_current_payment_schema(metadata: dict[str, Any]) -> bool:
     """Whether the container's writer schema is the current payment_event, field for field."""
     from fastavro.schema import to_parsing_canonical_form
 
-    from schemas.codec import schema_json
+    from schemas.codec import load_versions
 
     try:
         written = to_parsing_canonical_form(json.loads(metadata["avro.schema"]))
     except Exception:  # no or odd schema text: fastavro decides what it can read
         return False
-    return written == to_parsing_canonical_form(schema_json("payment_event.avsc"))
+    return written == load_versions("payment_event")[-1].canonical
 
 
 def load_truth(path: Path) -> list[Truth]:
