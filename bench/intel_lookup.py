@@ -22,11 +22,11 @@ import uuid
 
 import redis
 
+from config import settings as settings_mod
 from processors import rules
 from processors.engine import Engine
 from processors.intel import KINDS, IntelEntry, IntelIndex, keyed_hash
 from processors.validation import to_event
-from streams import settings as settings_mod
 
 KEY = "bench-consortium-key-0123456789"
 FIELDS = ("holder_phone_hash", "holder_email_hash", "holder_address_hash", "device_hash")

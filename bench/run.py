@@ -27,8 +27,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
+from config import settings as settings_mod
 from schemas.codec import AvroCodec
-from streams import settings as settings_mod
 from streams.publish import Publisher
 from streams.simulate import TokenBucket, generate
 from streams.topics import consumer_lag, ensure_topics
@@ -191,7 +191,7 @@ def throughput(n: int, seed: int, partitions: int) -> dict[str, float]:
 def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str, float]:
     import redis
 
-    from streams.router import institutions_key
+    from config.names import institutions_key, router_group
 
     tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
     env = isolated(uuid.uuid4().hex[:8], tmp, partitions)
@@ -202,14 +202,14 @@ def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str
         wait_caught_up(settings, proc, 120)  # empty topic: returns at once
         sent, _ = preload(settings, int(rate * seconds), seed, rate)
         wait_caught_up(settings, proc, 600)
-        while consumer_lag(settings, f"{settings.app_id}-case-router", settings.topic_alerts):
+        while consumer_lag(settings, router_group(settings.app_id), settings.topic_alerts):
             time.sleep(0.2)
     finally:
         proc.terminate()
         proc.wait(30)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     lat = []
-    for inst in client.smembers(institutions_key(settings)):
+    for inst in client.smembers(institutions_key(settings.app_id)):
         for entry_id, fields in client.xrange(settings.case_stream(inst)):
             if fields.get("trigger_produced_at"):
                 lat.append(int(entry_id.split("-")[0]) - int(fields["trigger_produced_at"]))

@@ -32,18 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from config.names import ANALYSTS_GROUP, case_index_key, outcomes_key
+from config.settings import Settings, check_institution_id, load
 from streams.cases_acl import (
     ENV_APP,
     ENV_INSTITUTION,
     ENV_URL,
-    case_index_key,
     institution_from_username,
-    outcomes_key,
     read_credentials,
     url_credentials,
 )
-from streams.router import ANALYSTS_GROUP
-from streams.settings import Settings, _institution_id, load
 
 if TYPE_CHECKING:
     from streams.cases_dispose import DispositionProducer
@@ -135,7 +133,7 @@ class CaseClient:
         institution_id: str,
         consumer: str | None = None,
     ) -> None:
-        _institution_id("institution", institution_id)
+        check_institution_id("institution", institution_id)
         if isinstance(redis_client, str):
             redis_client = redis.Redis.from_url(redis_client, socket_connect_timeout=5)
         self.redis = redis_client
@@ -262,7 +260,9 @@ class CaseClient:
                 raise CaseNotFound(f"no case with entry id {ref} in {self.institution_id}'s queue")
             return _case(*entries[0])
         try:
-            indexed = self.redis.hget(case_index_key(self.settings, self.institution_id), ref)
+            indexed = self.redis.hget(
+                case_index_key(self.settings.app_id, self.institution_id), ref
+            )
         except redis.exceptions.NoPermissionError:  # a user granted before the index: scan
             indexed = None
         if indexed:
@@ -283,13 +283,13 @@ class CaseClient:
 
     def record_outcome(self, alert_id: str, outcome: dict[str, Any]) -> None:
         self.redis.hset(
-            outcomes_key(self.settings, self.institution_id),
+            outcomes_key(self.settings.app_id, self.institution_id),
             alert_id,
             json.dumps(outcome, separators=(",", ":")),
         )
 
     def outcome(self, alert_id: str) -> dict[str, Any] | None:
-        raw = self.redis.hget(outcomes_key(self.settings, self.institution_id), alert_id)
+        raw = self.redis.hget(outcomes_key(self.settings.app_id, self.institution_id), alert_id)
         return json.loads(raw) if raw else None
 
     def dispose(
@@ -372,15 +372,7 @@ def client_from_args(
     return CaseClient(url, settings, institution, consumer)
 
 
-def main(argv: list[str]) -> int:
-    """`chainbreaker cases ...` (the CLI lives in streams/cases_cli.py)."""
-    from streams.cases_cli import main as cli_main
-
-    return cli_main(argv)
-
-
 __all__ = [
-    "ANALYSTS_GROUP",
     "Case",
     "CaseClient",
     "CaseError",

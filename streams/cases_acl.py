@@ -26,7 +26,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 import redis
 
-from streams.settings import Settings, _institution_id
+from config.names import ANALYSTS_GROUP, case_index_key, outcomes_key
+from config.settings import Settings, check_institution_id
 
 # What an institution's analyst may run, on its own keys only. XGROUP CREATE lets the client
 # create the analysts group on first use; everything else is the read/claim/ack/reclaim cycle,
@@ -81,19 +82,6 @@ def institution_from_username(settings: Settings, user: str | None) -> str | Non
     return None
 
 
-def outcomes_key(settings: Settings, institution: str) -> str:
-    """Hash alert_id -> the institution's recorded outcome. Not under `<app>:cases:` so that
-    prefix keeps meaning "case streams" for anyone scanning it."""
-    return f"{settings.app_id}:case-outcomes:{institution}"
-
-
-def case_index_key(settings: Settings, institution: str) -> str:
-    """Hash alert_id -> stream entry id of its case, written by the router as it enqueues, so
-    a lookup by alert id is one HGET instead of a scan of the stream. Read-only for the
-    institution's user."""
-    return f"{settings.app_id}:case-index:{institution}"
-
-
 def credentials_path(settings: Settings, institution: str) -> Path:
     return settings.stack_dir / "institutions" / settings.app_id / f"{institution}.env"
 
@@ -106,13 +94,13 @@ def _glob_escape(key: str) -> str:
 
 def acl_rules(settings: Settings, institution: str, password: str) -> list[str]:
     """The full ACL SETUSER rule list; `reset` first, so a re-grant removes any drift."""
-    keys = [settings.case_stream(institution), outcomes_key(settings, institution)]
+    keys = [settings.case_stream(institution), outcomes_key(settings.app_id, institution)]
     return [
         "reset",
         "on",
         f">{password}",
         *(f"~{_glob_escape(k)}" for k in keys),
-        f"%R~{_glob_escape(case_index_key(settings, institution))}",
+        f"%R~{_glob_escape(case_index_key(settings.app_id, institution))}",
         "resetchannels",
         "-@all",
         *(f"+{c}" for c in ACL_COMMANDS),
@@ -198,9 +186,7 @@ def grant(
     Idempotent: the stored password is kept unless ``rotate``. Also creates the analysts
     consumer group (and the stream), so the institution's first read finds the group.
     """
-    from streams.router import ANALYSTS_GROUP  # router imports Kafka; keep this module light
-
-    _institution_id("institution", institution)
+    check_institution_id("institution", institution)
     user = username(settings, institution)
     path = credentials_path(settings, institution)
     password = None if rotate else _stored_password(path, user)

@@ -16,10 +16,10 @@ from typing import Any
 
 import redis
 
+from config.settings import load
 from processors import sar
 from streams.cases import CaseClient, CaseError, client_from_args
 from streams.cases_dispose import OUTCOMES, DispositionError
-from streams.settings import load
 
 
 def _analyst_options() -> argparse.ArgumentParser:

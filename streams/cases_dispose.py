@@ -19,9 +19,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
+from config.names import PARTITIONER
+from config.settings import Settings
 from schemas.codec import codec_for
-from streams.settings import Settings
-from streams.topics import PARTITIONER
 
 OUTCOMES = {
     "confirmed": "CONFIRMED_SAR_FILED",

@@ -19,7 +19,10 @@ COMMANDS = {
     "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),
     "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
-    "cases": ("streams.cases", "Institutions: read, show, dispose, SAR-draft cases; grant access"),
+    "cases": (
+        "streams.cases_cli",
+        "Institutions: read, show, dispose, SAR-draft cases; grant access",
+    ),
 }
 
 
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] not in COMMANDS:
         print(f"chainbreaker: unknown command {args[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    from streams.settings import ConfigError
+    from config.settings import ConfigError
 
     module = importlib.import_module(COMMANDS[args[0]][0])
     try:

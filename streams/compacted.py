@@ -16,7 +16,7 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger("chainbreaker.compacted")
 

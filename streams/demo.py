@@ -22,10 +22,10 @@ from pathlib import Path
 
 import redis
 
+from config.names import institutions_key, router_group
+from config.settings import PROJECT_ROOT, Settings, load
 from streams import stack
 from streams.publish import Publisher
-from streams.router import institutions_key
-from streams.settings import PROJECT_ROOT, Settings, load
 from streams.simulate import TokenBucket, generate
 from streams.topics import consumer_lag, ensure_topics
 
@@ -105,7 +105,7 @@ def _caught_up(settings: Settings) -> bool:
     """Worker and router have committed everything published: real lag, not a count."""
     return (
         consumer_lag(settings, settings.app_id, settings.topic_payments) == 0
-        and consumer_lag(settings, f"{settings.app_id}-case-router", settings.topic_alerts) == 0
+        and consumer_lag(settings, router_group(settings.app_id), settings.topic_alerts) == 0
     )
 
 
@@ -179,7 +179,7 @@ def main(argv: list[str]) -> int:
     cursors: dict[str, str] = {}
     try:
         while True:
-            for inst in client.smembers(institutions_key(settings)):
+            for inst in client.smembers(institutions_key(settings.app_id)):
                 cursors.setdefault(settings.case_stream(inst), since)
             if cursors:
                 _drain(client, cursors, latencies, by_typology, alerted, since_ms)
@@ -227,7 +227,7 @@ def _institution_hint(settings, client) -> None:
     """The user's next step: work a queue as the institution would (docs/institutions.md)."""
     from streams.cases_acl import credentials_path
 
-    for inst in sorted(client.smembers(institutions_key(settings))):
+    for inst in sorted(client.smembers(institutions_key(settings.app_id))):
         path = credentials_path(settings, inst)
         if not path.is_file():
             continue

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from config.settings import Settings, load
 from processors.intel import (
     KINDS,
     IntelEntry,
@@ -43,7 +44,6 @@ from processors.intel import (
 from schemas.codec import AvroCodec, DecodeError, codec_for
 from streams import metrics
 from streams.compacted import CompactedTopicFollower
-from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
 log = logging.getLogger("chainbreaker.intel")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from config.settings import Settings
 from processors import feedback
 from processors.engine import Engine
 from processors.intel import IntelIndex
@@ -20,7 +21,6 @@ from processors.rules import RuleSet
 from processors.state import AccountState
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, DecodeError, codec_for
-from streams.settings import Settings
 
 
 def dead_letter_headers(

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, Producer
 
+from config.names import PARTITIONER
+from config.settings import Settings, load
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, codec_for, schema_json
 from streams import metrics
-from streams.settings import Settings, load
-from streams.topics import PARTITIONER
 
 # Tried in order; librdkafka builds without one of them reject it at configuration time.
 COMPRESSIONS = ("zstd", "lz4")

@@ -24,18 +24,21 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer, KafkaError, Producer
 
+from config.names import (
+    ANALYSTS_GROUP,
+    TRIGGER_TS_HEADER,
+    case_index_key,
+    dedup_key,
+    institutions_key,
+    router_group,
+)
+from config.settings import Settings, load
 from schemas.codec import codec_for
 from streams import metrics
-from streams.cases_acl import case_index_key
 from streams.pipeline import dead_letter_headers
-from streams.settings import Settings, load
 
 log = logging.getLogger("chainbreaker.router")
 
-TRIGGER_TS_HEADER = "cb-trigger-produced-ms"
-# Analysts read the case streams through this consumer group (issue #4); the queue metrics
-# report its pending entries, and 0 while it does not exist.
-ANALYSTS_GROUP = "analysts"
 QUEUE_METRICS_INTERVAL_S = 5.0
 
 # KEYS: dedup key, case stream, case index; ARGV: dedup TTL, alert id, the entry's fields.
@@ -47,14 +50,6 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
 end
 return false
 """
-
-
-def institutions_key(settings: Settings) -> str:
-    return f"{settings.app_id}:institutions"
-
-
-def dedup_key(settings: Settings, institution_id: str, alert_id: str) -> str:
-    return f"{settings.app_id}:case-ids:{institution_id}:{alert_id}"
 
 
 def entry_fields(alert: dict[str, Any], trigger_produced_ms: int | None) -> list[str]:
@@ -90,16 +85,16 @@ class CaseQueues:
             institution = alert["institution_id"]
             self._script(
                 keys=[
-                    dedup_key(settings, institution, alert["alert_id"]),
+                    dedup_key(settings.app_id, institution, alert["alert_id"]),
                     settings.case_stream(institution),
-                    case_index_key(settings, institution),
+                    case_index_key(settings.app_id, institution),
                 ],
                 args=[settings.case_dedup_ttl_s, alert["alert_id"], *entry_fields(alert, trigger)],
                 client=pipe,
             )
         new = {a["institution_id"] for a, _ in batch} - self._known_institutions
         if new:
-            pipe.sadd(institutions_key(settings), *new)
+            pipe.sadd(institutions_key(settings.app_id), *new)
         results = pipe.execute()
         self._known_institutions |= new
         out = []
@@ -139,7 +134,7 @@ class CaseQueueMetrics:
 
     def refresh(self, now_ms: int | None = None) -> None:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        members = self._redis.smembers(institutions_key(self._settings))
+        members = self._redis.smembers(institutions_key(self._settings.app_id))
         institutions = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
         length: dict[str, int] = {}
         pending: dict[str, int] = {}
@@ -219,7 +214,7 @@ class CaseRouter:
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap,
-                "group.id": f"{self.settings.app_id}-case-router",
+                "group.id": router_group(self.settings.app_id),
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "session.timeout.ms": self.settings.session_timeout_s * 1000,

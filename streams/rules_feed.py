@@ -24,9 +24,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from config.settings import Settings, load
 from processors import rules as rules_mod
 from streams.compacted import CompactedTopicFollower
-from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
 log = logging.getLogger("chainbreaker.rules")

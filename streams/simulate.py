@@ -1910,7 +1910,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
-    from streams.settings import load
+    from config.settings import load
 
     args = _args(argv)
     settings = load()

@@ -43,8 +43,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams import settings as settings_module
-from streams.settings import ConfigError, Settings
+from config import settings as settings_module
+from config.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

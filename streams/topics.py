@@ -12,13 +12,7 @@ import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.settings import Settings, load
-
-# Kafka's standard key partitioner (the Java client's and aiokafka's default). librdkafka's own
-# default is CRC32, so without this an account's dispositions written by our CLI and its
-# payments written by a Java producer would land on different partitions, away from the
-# account's state.
-PARTITIONER = "murmur2_random"
+from config.settings import Settings, load
 
 
 class TopicError(RuntimeError):

@@ -28,6 +28,8 @@ import faust
 from faust.streams import _current_event  # see table_op()
 
 import processors
+from config.names import TRIGGER_TS_HEADER
+from config.settings import Settings, load
 from processors import feedback
 from processors import rules as rules_mod
 from processors.indicators import CATALOG
@@ -39,12 +41,10 @@ from streams import router as case_router
 from streams.intel import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.rules_feed import RulesFeed
-from streams.settings import Settings, load
 from streams.topics import ensure_topics
 
 log = logging.getLogger("chainbreaker.worker")
 
-TRIGGER_TS_HEADER = case_router.TRIGGER_TS_HEADER
 FETCH_MAX_WAIT_MS = 10
 METRICS_INTERVAL_S = 1.0
 

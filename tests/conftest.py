@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams import settings
+from config import settings
 from streams import stack as stack_module
 
 

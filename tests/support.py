@@ -21,8 +21,9 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from streams import settings as settings_mod
-from streams.topics import PARTITIONER, ensure_topics
+from config import settings as settings_mod
+from config.names import PARTITIONER
+from streams.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR_MS = 3_600_000

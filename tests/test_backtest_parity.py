@@ -13,11 +13,11 @@ import time
 import pytest
 import redis
 
+from config.names import institutions_key, router_group
 from processors import rules as rules_mod
 from processors.engine import Engine
 from streams import backtest
 from streams.publish import Publisher
-from streams.router import institutions_key
 from streams.topics import consumer_lag
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
 from tests.test_backtest import simulated
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 def queued_alerts(settings) -> set[tuple[str, str, str]]:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     found = set()
-    for institution in client.smembers(institutions_key(settings)):
+    for institution in client.smembers(institutions_key(settings.app_id)):
         for _, fields in client.xrange(settings.case_stream(institution)):
             found.add((fields["account_id"], fields["typology"], fields["alert_id"]))
     return found
@@ -58,7 +58,7 @@ def test_worker_and_backtest_raise_the_same_alerts(stack, tmp_path):
         )
         wait_for(
             lambda: (
-                consumer_lag(settings, f"{settings.app_id}-case-router", settings.topic_alerts) == 0
+                consumer_lag(settings, router_group(settings.app_id), settings.topic_alerts) == 0
             ),
             20,
             "the case router to queue every alert",

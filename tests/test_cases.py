@@ -16,10 +16,10 @@ import pytest
 import redis
 from confluent_kafka import Consumer
 
+from config.names import case_index_key
 from schemas.codec import codec_for
 from streams import cases_acl
 from streams.cases import CaseClient, CaseError, CaseNotFound, client_from_args
-from streams.cases_acl import case_index_key
 from streams.cases_dispose import DispositionError, build_disposition, note_problem
 from streams.router import CaseQueues
 from streams.topics import ensure_topics
@@ -318,7 +318,7 @@ def test_lookup_by_alert_id_pages_through_the_stream(env, admin, granted, monkey
     monkeypatch.setattr(cases_module, "SCAN_CHUNK", 2)
     alerts = [new_alert() for _ in range(5)]
     enqueue(env, admin, *alerts)
-    admin.delete(case_index_key(settings_for(env), INST))
+    admin.delete(case_index_key(settings_for(env).app_id, INST))
     ana = analyst(env, granted, "ana")
     for alert in (alerts[0], alerts[2], alerts[4]):  # oldest needs three pages, newest one
         assert ana.get(alert["alert_id"]).alert == alert

@@ -13,12 +13,12 @@ import uuid
 import pytest
 import redis
 
+from config import settings as settings_mod
+from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
 from streams import cases_acl
-from streams import settings as settings_mod
 from streams import stack as stack_module
-from streams.cases import ANALYSTS_GROUP, CaseClient
-from streams.cases_acl import case_index_key
-from streams.router import CaseQueues, dedup_key, institutions_key
+from streams.cases import CaseClient
+from streams.router import CaseQueues
 from tests.support import isolated_env, settings_for
 from tests.test_sar import make_alert
 
@@ -79,18 +79,20 @@ def test_institution_reads_own_queue_but_not_another(env, admin, grants) -> None
     with pytest.raises(redis.exceptions.NoPermissionError):
         a_on_b.get(b_alert["alert_id"])
     with pytest.raises(redis.exceptions.NoPermissionError):
-        raw.hget(case_index_key(settings, B), b_alert["alert_id"])
+        raw.hget(case_index_key(settings.app_id, B), b_alert["alert_id"])
     # Its own case index it may read (lookup by alert id) but not write.
-    assert raw.hget(case_index_key(settings, A), a_alert["alert_id"]) == own.entry_id.encode()
+    assert (
+        raw.hget(case_index_key(settings.app_id, A), a_alert["alert_id"]) == own.entry_id.encode()
+    )
     with pytest.raises(redis.exceptions.NoPermissionError):
-        raw.hset(case_index_key(settings, A), "forged", "0-1")
+        raw.hset(case_index_key(settings.app_id, A), "forged", "0-1")
     # ... so B's case is still pending, on B's analyst.
     assert [(p.entry_id, p.consumer) for p in b.pending()] == [(b_case.entry_id, "bob")]
 
     # Nothing else either: the router's keys, key listing, writes to the stream, admin.
     for call in (
-        lambda: raw.get(dedup_key(settings, A, a_alert["alert_id"])),
-        lambda: raw.smembers(institutions_key(settings)),
+        lambda: raw.get(dedup_key(settings.app_id, A, a_alert["alert_id"])),
+        lambda: raw.smembers(institutions_key(settings.app_id)),
         lambda: raw.keys("*"),
         lambda: raw.scan(0),
         lambda: raw.xadd(settings.case_stream(A), {"alert_id": "forged"}),
@@ -117,7 +119,7 @@ def test_a_user_granted_before_the_case_index_still_finds_cases_by_alert_id(
     admin.execute_command("ACL", "SETUSER", cases_acl.username(settings, A), *old_rules)
     client = CaseClient(grants[A].url, settings, A, "ana")
     with pytest.raises(redis.exceptions.NoPermissionError):
-        client.redis.hget(case_index_key(settings, A), alert["alert_id"])
+        client.redis.hget(case_index_key(settings.app_id, A), alert["alert_id"])
     assert client.get(alert["alert_id"]).alert == alert  # by scanning the stream
 
 

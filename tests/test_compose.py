@@ -1,7 +1,7 @@
 """docker-compose.yml agrees with the settings defaults and the local stack (no Docker needed).
 
 Docker users and `chainbreaker stack up` users must get the same topics, the same host ports
-and the same broker behaviour; this catches the compose file drifting from streams/settings.py
+and the same broker behaviour; this catches the compose file drifting from config/settings.py
 or streams/stack.py.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams import settings
+from config import settings
 from streams import stack as st
 
 ROOT = settings.PROJECT_ROOT

@@ -20,9 +20,9 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
+from config.settings import PROJECT_ROOT as ROOT
 from streams import metrics  # registers the metrics in REGISTRY
 from streams import stack as st
-from streams.settings import PROJECT_ROOT as ROOT
 
 GRAFANA = ROOT / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -239,7 +239,7 @@ def test_compose_prometheus_config_passes_promtool(promtool: str, tmp_path: Path
 
 
 def test_local_stack_prometheus_config_passes_promtool(promtool: str, tmp_path: Path) -> None:
-    from streams import settings
+    from config import settings
 
     config = tmp_path / "prometheus.yml"
     config.write_text(st.prometheus_config(settings.load({"CB_METRICS_PORT": "19999"})))

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from config.settings import load as load_settings
 from processors import feedback, rules
 from processors.engine import Engine
 from processors.state import FORMAT, AccountState
@@ -22,7 +23,6 @@ from processors.validation import InvalidEvent
 from schemas.codec import AvroCodec
 from streams.cases_dispose import build_disposition
 from streams.pipeline import DeadLetter, Disposed, PaymentPipeline
-from streams.settings import load as load_settings
 from tests.test_engine import DAY, HOUR, NOW, T0, alerts_of, feed, hotels, nights, rec
 
 SEX = "SEX_TRAFFICKING"

@@ -458,8 +458,8 @@ def test_backtest_raises_cross_account_alerts_and_not_for_look_alikes():
 
 
 def test_pipeline_hops_dead_letter_garbage_and_carry_signals_to_alerts():
+    from config.settings import load
     from streams.pipeline import DeadLetter, PaymentPipeline
-    from streams.settings import load
 
     pipe = PaymentPipeline(load({}), RULES)
     assert pipe.add_link(b"garbage", None) == DeadLetter(

@@ -17,11 +17,11 @@ import time
 import pytest
 import redis
 
+from config.names import institutions_key
 from processors import rules as rules_mod
 from processors.engine import Engine
 from streams import backtest
 from streams.publish import Publisher
-from streams.router import institutions_key
 from streams.topics import consumer_lag
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
 from tests.test_backtest_parity import queued_alerts
@@ -40,7 +40,7 @@ def queued_records(settings) -> list[dict]:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     return [
         json.loads(fields["alert"])
-        for institution in client.smembers(institutions_key(settings))
+        for institution in client.smembers(institutions_key(settings.app_id))
         for _, fields in client.xrange(settings.case_stream(institution))
     ]
 

@@ -302,7 +302,7 @@ def test_metrics_tell_the_truth(observed) -> None:
 def test_stack_runs_its_own_prometheus(stack, tmp_path) -> None:
     """`stack up --with-prometheus` in a stack directory of its own, next to the shared
     Kafka and Redis (passed as external, so this stack starts and stops only Prometheus)."""
-    from streams import settings as settings_mod
+    from config import settings as settings_mod
 
     shared = settings_mod.load()
     env = {

@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 
+from config import settings
 from schemas.codec import AvroCodec
-from streams import publish, settings
+from streams import publish
 from streams.publish import Prepared, Rejection, prepare, read_csv, read_jsonl
 from streams.simulate import DAY_MS, generate
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from config.settings import load as load_settings
 from processors import rules
 from processors.engine import Engine
 from processors.indicators import CATALOG
@@ -18,7 +19,6 @@ from processors.validation import to_event
 from schemas.codec import AvroCodec
 from streams.backtest import run
 from streams.pipeline import PaymentPipeline
-from streams.settings import load as load_settings
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

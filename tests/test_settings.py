@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import settings
-from streams.settings import ConfigError
+from config import settings
+from config.settings import ConfigError
 
 
 def error_for(env: dict[str, str]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import settings
+from config import settings
 from streams import stack as st
 
 PORT_VARIABLES = ("CB_KAFKA_PORT", "CB_KAFKA_CONTROLLER_PORT", "CB_REDIS_PORT")

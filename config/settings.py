@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from config import names
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -90,7 +92,7 @@ def _host_port(name: str, value: str) -> None:
 _INSTITUTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def _institution_id(name: str, value: str | None) -> str | None:
+def check_institution_id(name: str, value: str | None) -> str | None:
     """Institution ids become Redis key names, ACL key patterns and usernames: no glob or
     separator characters, so one institution's pattern can never match another's keys."""
     if value is not None and not _INSTITUTION_ID.fullmatch(value):
@@ -109,7 +111,7 @@ def _institutions(name: str, environ: dict[str, str]) -> tuple[str, ...]:
         return ()
     ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     for value in ids:
-        _institution_id(name, value)
+        check_institution_id(name, value)
     return ids
 
 
@@ -183,10 +185,10 @@ class Settings:
 
     @property
     def redis_queue_prefix(self) -> str:
-        return f"{self.app_id}:cases:"
+        return names.case_stream_prefix(self.app_id)
 
     def case_stream(self, institution_id: str) -> str:
-        return f"{self.redis_queue_prefix}{institution_id}"
+        return names.case_stream(self.app_id, institution_id)
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -271,7 +273,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         native=_choice("CB_NATIVE", "auto", ("auto", "off", "require"), env),
         institutions=_institutions("CB_INSTITUTIONS", env),
         cases_redis_url=_redis_url("CB_CASES_REDIS_URL", env),
-        cases_institution=_institution_id(
+        cases_institution=check_institution_id(
             "CB_CASES_INSTITUTION", _env("CB_CASES_INSTITUTION", env)
         ),
     )
@@ -285,4 +287,12 @@ def documented_variables() -> list[str]:
     return sorted(set(re.findall(r'"(CB_[A-Z0-9_]+)"', source)))
 
 
-__all__ = ["ConfigError", "Settings", "load", "documented_variables", "PROJECT_ROOT", "fields"]
+__all__ = [
+    "ConfigError",
+    "PROJECT_ROOT",
+    "Settings",
+    "check_institution_id",
+    "documented_variables",
+    "fields",
+    "load",
+]
