@@ -20,7 +20,7 @@ COMMANDS = {
     "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
     "cases": (
-        "streams.cases_cli",
+        "institutions.cli",
         "Institutions: read, show, dispose, SAR-draft cases; grant access",
     ),
 }

@@ -225,7 +225,7 @@ def main(argv: list[str]) -> int:
 
 def _institution_hint(settings, client) -> None:
     """The user's next step: work a queue as the institution would (docs/institutions.md)."""
-    from streams.cases_acl import credentials_path
+    from institutions.credentials import credentials_path
 
     for inst in sorted(client.smembers(institutions_key(settings.app_id))):
         path = credentials_path(settings, inst)

@@ -1239,7 +1239,7 @@ def up(
 
 
 def _grant_institutions(s: Settings) -> None:
-    """Give each CB_INSTITUTIONS institution its Redis ACL user (streams/cases_acl.py).
+    """Give each CB_INSTITUTIONS institution its Redis ACL user (institutions/acl.py).
 
     Runtime ACL users do not survive a Redis restart (the stack runs without an aclfile), so
     every `up` re-applies them from the stored credentials, passwords unchanged. Only for the
@@ -1247,16 +1247,16 @@ def _grant_institutions(s: Settings) -> None:
     """
     import redis
 
-    from streams import cases_acl
+    from institutions import acl, credentials
 
     try:
-        grants = cases_acl.grant_all(s)
+        grants = acl.grant_all(s)
     except redis.RedisError as exc:
         raise StackError(
             f"Redis is up but granting the institutions' ACL users failed ({exc}); "
             "check CB_INSTITUTIONS or set it to none"
         ) from None
-    where = cases_acl.credentials_path(s, "x").parent
+    where = credentials.credentials_path(s, "x").parent
     log.info(
         "institutions: ACL users for %s (credentials in %s)",
         ", ".join(g.institution for g in grants),
@@ -1424,7 +1424,7 @@ def _down_prometheus(s: Settings, p: _Paths, wipe: bool) -> ServiceStatus | None
 def _wipe(s: Settings, p: _Paths) -> None:
     """Delete what the stack owns under stack_dir, and nothing else: CB_STACK_DIR could point
     somewhere shared by mistake, so no blanket rmtree of it."""
-    # Institutions' credentials (streams/cases_acl.py) name users of the Redis being wiped.
+    # Institutions' credentials (institutions/credentials.py) name users of the Redis being wiped.
     targets = [p.kafka_dir, p.redis_dir, p.root / "institutions"]
     if s.state_dir.is_relative_to(p.root) and s.state_dir != p.root:
         targets.append(s.state_dir)

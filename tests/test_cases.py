@@ -17,10 +17,11 @@ import redis
 from confluent_kafka import Consumer
 
 from config.names import case_index_key
+from institutions import acl
+from institutions.cli import client_from_args
+from institutions.client import CaseClient, CaseError, CaseNotFound
+from institutions.dispositions import DispositionError, build_disposition, note_problem
 from schemas.codec import codec_for
-from streams import cases_acl
-from streams.cases import CaseClient, CaseError, CaseNotFound, client_from_args
-from streams.cases_dispose import DispositionError, build_disposition, note_problem
 from streams.router import CaseQueues
 from streams.topics import ensure_topics
 from tests.support import ROOT, isolated_env, settings_for, wait_for
@@ -45,9 +46,9 @@ def admin(env):
 @pytest.fixture
 def granted(env, admin):
     settings = settings_for(env)
-    grant = cases_acl.grant(admin, settings, INST)
+    grant = acl.grant(admin, settings, INST)
     yield grant
-    cases_acl.revoke(admin, settings, INST)
+    acl.revoke(admin, settings, INST)
 
 
 def enqueue(env, admin, *alerts: dict) -> list[int | None]:
@@ -266,7 +267,7 @@ def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) 
     env = isolated_env(tmp_path, CB_STACK_DIR=str(tmp_path / "stack"))
     settings = settings_for(env)
     admin = redis.Redis.from_url(settings.redis_url)
-    grant = cases_acl.grant(admin, settings, "bank-test")  # the support builders' institution
+    grant = acl.grant(admin, settings, "bank-test")  # the support builders' institution
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
         ring = ring_events("e2e")
@@ -293,7 +294,7 @@ def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) 
         assert client.pending() == []
     finally:
         worker.stop()
-        cases_acl.revoke(admin, settings, "bank-test")
+        acl.revoke(admin, settings, "bank-test")
         admin.close()
 
 
@@ -313,7 +314,7 @@ def test_lookup_by_alert_id_is_one_index_read(env, admin, granted, monkeypatch) 
 
 def test_lookup_by_alert_id_pages_through_the_stream(env, admin, granted, monkeypatch) -> None:
     """Cases enqueued before the index existed (none in it) are still found, by a scan."""
-    import streams.cases as cases_module
+    import institutions.client as cases_module
 
     monkeypatch.setattr(cases_module, "SCAN_CHUNK", 2)
     alerts = [new_alert() for _ in range(5)]
@@ -329,7 +330,7 @@ def test_lookup_by_alert_id_pages_through_the_stream(env, admin, granted, monkey
 def test_undelivered_disposition_fails_clearly_and_keeps_the_case(env, admin, granted) -> None:
     from dataclasses import replace
 
-    from streams.cases_dispose import DispositionProducer
+    from institutions.dispositions import DispositionProducer
 
     alert = new_alert()
     enqueue(env, admin, alert)

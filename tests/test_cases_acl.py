@@ -15,9 +15,9 @@ import redis
 
 from config import settings as settings_mod
 from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
-from streams import cases_acl
+from institutions import acl, credentials
+from institutions.client import CaseClient
 from streams import stack as stack_module
-from streams.cases import CaseClient
 from streams.router import CaseQueues
 from tests.support import isolated_env, settings_for
 from tests.test_sar import make_alert
@@ -41,10 +41,10 @@ def admin(env):
 @pytest.fixture
 def grants(env, admin):
     settings = settings_for(env)
-    out = {inst: cases_acl.grant(admin, settings, inst) for inst in (A, B)}
+    out = {inst: acl.grant(admin, settings, inst) for inst in (A, B)}
     yield out
     for inst in out:
-        cases_acl.revoke(admin, settings, inst)
+        acl.revoke(admin, settings, inst)
 
 
 def _alert(institution: str) -> dict:
@@ -114,9 +114,9 @@ def test_a_user_granted_before_the_case_index_still_finds_cases_by_alert_id(
     settings = settings_for(env)
     alert = _alert(A)
     CaseQueues(admin, settings).enqueue([(alert, None)])
-    _, password = cases_acl.url_credentials(grants[A].url)
-    old_rules = [r for r in cases_acl.acl_rules(settings, A, password) if not r.startswith("%")]
-    admin.execute_command("ACL", "SETUSER", cases_acl.username(settings, A), *old_rules)
+    _, password = credentials.url_credentials(grants[A].url)
+    old_rules = [r for r in acl.acl_rules(settings, A, password) if not r.startswith("%")]
+    admin.execute_command("ACL", "SETUSER", credentials.username(settings, A), *old_rules)
     client = CaseClient(grants[A].url, settings, A, "ana")
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.redis.hget(case_index_key(settings.app_id, A), alert["alert_id"])
@@ -129,19 +129,19 @@ def test_grant_is_idempotent_rotate_changes_password(env, admin, grants) -> None
     assert first.action == "created"
     mode = stat.S_IMODE(os.stat(first.credentials).st_mode)
     assert mode == 0o600
-    again = cases_acl.grant(admin, settings, A)
+    again = acl.grant(admin, settings, A)
     assert again.url == first.url and again.action.startswith("re-applied")
 
     old = redis.Redis.from_url(first.url)
     assert old.ping()
-    rotated = cases_acl.grant(admin, settings, A, rotate=True)
+    rotated = acl.grant(admin, settings, A, rotate=True)
     assert rotated.url != first.url
-    assert cases_acl.read_credentials(rotated.credentials)["CB_CASES_REDIS_URL"] == rotated.url
+    assert credentials.read_credentials(rotated.credentials)["CB_CASES_REDIS_URL"] == rotated.url
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis.from_url(first.url).ping()
     assert redis.Redis.from_url(rotated.url).ping()
 
-    assert cases_acl.revoke(admin, settings, A)
+    assert acl.revoke(admin, settings, A)
     assert not rotated.credentials.exists()
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis.from_url(rotated.url).ping()
@@ -158,15 +158,15 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
     try:
         report = stack_module.up(settings)
         assert report.redis.running
-        path = cases_acl.credentials_path(settings, "inst-x")
-        url = cases_acl.read_credentials(path)["CB_CASES_REDIS_URL"]
+        path = credentials.credentials_path(settings, "inst-x")
+        url = credentials.read_credentials(path)["CB_CASES_REDIS_URL"]
         client = CaseClient(url, settings, "inst-x", "ana")
         assert client.read(count=1, block_ms=100) == []
         with pytest.raises(redis.exceptions.NoPermissionError):
             client.redis.xrange(settings.case_stream("other"))
     finally:
-        cases_acl.revoke(admin, settings, "inst-x")
-        cases_acl.credentials_path(settings, "inst-x").parent.rmdir()
+        acl.revoke(admin, settings, "inst-x")
+        credentials.credentials_path(settings, "inst-x").parent.rmdir()
         admin.delete(settings.case_stream("inst-x"))
         admin.close()
 
@@ -182,13 +182,13 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
     ],
 )  # fmt: skip
 def test_institution_url_never_carries_admin_credentials(admin_url, expected) -> None:
-    assert cases_acl.institution_url(admin_url, "app.bank-a", "pw") == expected
-    assert "secret" not in cases_acl.institution_url(admin_url, "app.bank-a", "pw")
+    assert credentials.institution_url(admin_url, "app.bank-a", "pw") == expected
+    assert "secret" not in credentials.institution_url(admin_url, "app.bank-a", "pw")
 
 
 def test_rules_name_only_the_institutions_keys() -> None:
     settings = settings_mod.load({"CB_APP_ID": "app"})
-    rules = cases_acl.acl_rules(settings, "bank-a", "pw")
+    rules = acl.acl_rules(settings, "bank-a", "pw")
     assert rules[:3] == ["reset", "on", ">pw"]
     assert [r for r in rules if r.startswith("~")] == [
         "~app:cases:bank-a",
@@ -196,5 +196,5 @@ def test_rules_name_only_the_institutions_keys() -> None:
     ]
     assert [r for r in rules if r.startswith("%")] == ["%R~app:case-index:bank-a"]
     assert "-@all" in rules and "+xadd" not in rules and "+eval" not in rules
-    assert cases_acl.institution_from_username(settings, "app.bank-a") == "bank-a"
-    assert cases_acl.institution_from_username(settings, "other.bank-a") is None
+    assert credentials.institution_from_username(settings, "app.bank-a") == "bank-a"
+    assert credentials.institution_from_username(settings, "other.bank-a") is None

@@ -15,8 +15,8 @@ import time
 import pytest
 from confluent_kafka import Consumer
 
+from institutions.dispositions import build_disposition
 from schemas.codec import AvroCodec
-from streams.cases_dispose import build_disposition
 from tests.support import (
     WorkerProcess,
     isolated_env,

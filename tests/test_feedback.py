@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from config.settings import load as load_settings
+from institutions.dispositions import build_disposition
 from processors import feedback, rules
 from processors.engine import Engine
 from processors.state import FORMAT, AccountState
 from processors.validation import InvalidEvent
 from schemas.codec import AvroCodec
-from streams.cases_dispose import build_disposition
 from streams.pipeline import DeadLetter, Disposed, PaymentPipeline
 from tests.test_engine import DAY, HOUR, NOW, T0, alerts_of, feed, hotels, nights, rec
 

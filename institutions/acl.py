@@ -22,12 +22,21 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import redis
 
 from config.names import ANALYSTS_GROUP, case_index_key, outcomes_key
 from config.settings import Settings, check_institution_id
+from institutions.credentials import (
+    ENV_APP,
+    ENV_INSTITUTION,
+    ENV_URL,
+    credentials_path,
+    institution_url,
+    read_credentials,
+    url_credentials,
+    username,
+)
 
 # What an institution's analyst may run, on its own keys only. XGROUP CREATE lets the client
 # create the analysts group on first use; everything else is the read/claim/ack/reclaim cycle,
@@ -54,10 +63,6 @@ ACL_COMMANDS = (
     "hgetall",
 )
 
-ENV_URL = "CB_CASES_REDIS_URL"
-ENV_INSTITUTION = "CB_CASES_INSTITUTION"
-ENV_APP = "CB_APP_ID"
-
 
 @dataclass(frozen=True)
 class Grant:
@@ -68,22 +73,6 @@ class Grant:
     url: str
     credentials: Path
     action: str  # "created", "re-applied (password kept)", "rotated"
-
-
-def username(settings: Settings, institution: str) -> str:
-    """`<app_id>.<institution>`: app ids hold no dots, so the institution can be read back."""
-    return f"{settings.app_id}.{institution}"
-
-
-def institution_from_username(settings: Settings, user: str | None) -> str | None:
-    prefix = f"{settings.app_id}."
-    if user and user.startswith(prefix) and len(user) > len(prefix):
-        return user[len(prefix) :]
-    return None
-
-
-def credentials_path(settings: Settings, institution: str) -> Path:
-    return settings.stack_dir / "institutions" / settings.app_id / f"{institution}.env"
 
 
 def _glob_escape(key: str) -> str:
@@ -105,45 +94,6 @@ def acl_rules(settings: Settings, institution: str, password: str) -> list[str]:
         "-@all",
         *(f"+{c}" for c in ACL_COMMANDS),
     ]
-
-
-def institution_url(admin_url: str, user: str, password: str) -> str:
-    """The admin URL's host, port and db with the institution's user and password."""
-    parts = urlsplit(admin_url)
-    # Never carry the admin's credentials over, wherever the admin URL put them.
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query) if k not in ("username", "password")]
-    )
-    parts = parts._replace(query=query)
-    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    if parts.scheme == "unix":  # unix://user:password@/path/to/redis.sock?db=0
-        return urlunsplit(("unix", f"{userinfo}@", parts.path, parts.query, ""))
-    host = parts.hostname or "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{userinfo}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/0", parts.query, ""))
-
-
-def url_credentials(url: str) -> tuple[str | None, str | None]:
-    parts = urlsplit(url)
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return user, password
-
-
-def read_credentials(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (the format `grant` writes; also `set -a; . file` in a shell)."""
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        out[key.strip()] = value.strip().strip("'\"")
-    return out
 
 
 def _write_secret(path: Path, text: str) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from institutions.client import Case, PendingCase
 from processors.sar import evidence_rows, iso_utc
-from streams.cases import Case, PendingCase
 
 
 def _num(value: float) -> str:

@@ -16,10 +16,45 @@ from typing import Any
 
 import redis
 
-from config.settings import load
+from config.settings import Settings, load
+from institutions.client import CaseClient, CaseError
+from institutions.credentials import institution_from_username, url_credentials
+from institutions.dispositions import OUTCOMES, DispositionError
 from processors import sar
-from streams.cases import CaseClient, CaseError, client_from_args
-from streams.cases_dispose import OUTCOMES, DispositionError
+
+
+def client_from_args(
+    redis_url: str | None,
+    credentials: str | None,
+    institution: str | None,
+    consumer: str | None,
+    settings: Settings | None = None,
+) -> CaseClient:
+    """Resolve the institution's credentials: flags, then a credentials file, then
+    CB_CASES_REDIS_URL / CB_CASES_INSTITUTION. Never falls back to the admin CB_REDIS_URL."""
+    settings = settings or load()
+    if credentials:
+        client = CaseClient.from_credentials(credentials, consumer, settings)
+        if institution and institution != client.institution_id:
+            raise CaseError(f"{credentials} is for {client.institution_id}, not {institution}")
+        return client
+    url = redis_url or settings.cases_redis_url
+    if not url:
+        raise CaseError(
+            "no institution credentials: pass --credentials FILE (written by `chainbreaker "
+            "cases grant <institution>`), --redis-url, or set CB_CASES_REDIS_URL"
+        )
+    institution = (
+        institution
+        or settings.cases_institution
+        or institution_from_username(settings, url_credentials(url)[0])
+    )
+    if not institution:
+        raise CaseError(
+            "which institution? pass --institution or set CB_CASES_INSTITUTION (the URL's "
+            f"user is not of the form {settings.app_id}.<institution>)"
+        )
+    return CaseClient(url, settings, institution, consumer)
 
 
 def _analyst_options() -> argparse.ArgumentParser:
@@ -106,16 +141,16 @@ def _console():
 
 
 def _operator(args: argparse.Namespace) -> int:
-    from streams import cases_acl
+    from institutions import acl
 
     settings = load()
     admin = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     try:
         if args.command == "revoke":
-            gone = cases_acl.revoke(admin, settings, args.institution)
+            gone = acl.revoke(admin, settings, args.institution)
             print(f"{args.institution}: {'user deleted' if gone else 'no such user'}")
             return 0
-        grant = cases_acl.grant(admin, settings, args.institution, rotate=args.rotate)
+        grant = acl.grant(admin, settings, args.institution, rotate=args.rotate)
     finally:
         admin.close()
     print(
@@ -144,7 +179,7 @@ def _analyst(args: argparse.Namespace, client: CaseClient) -> int:
         if args.json:
             _print_json([c.to_json() for c in cases])
         else:
-            from streams.cases_view import case_list
+            from institutions.views import case_list
 
             case_list(_console(), cases, title)
         return 0
@@ -153,7 +188,7 @@ def _analyst(args: argparse.Namespace, client: CaseClient) -> int:
         if args.json:
             _print_json([r.to_json() for r in rows])
         else:
-            from streams.cases_view import pending_list
+            from institutions.views import pending_list
 
             pending_list(_console(), rows)
         return 0
@@ -179,7 +214,7 @@ def _analyst(args: argparse.Namespace, client: CaseClient) -> int:
             pending = holder.to_json() if holder else None
             _print_json({**case.to_json(), "outcome": outcome, "pending": pending})
         else:
-            from streams.cases_view import case_detail
+            from institutions.views import case_detail
 
             case_detail(_console(), case, outcome, holder)
         return 0

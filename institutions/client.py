@@ -1,7 +1,9 @@
-"""Institution side of the case queue: the Python client and `chainbreaker cases`.
+"""An institution's handle on its case queue: the Python client every front end uses.
 
-Each institution's cases are one Redis Stream, `<CB_APP_ID>:cases:<institution>`, written by
-the router (streams/router.py). Analysts work it through the consumer group `analysts`:
+`chainbreaker cases` (institutions/cli.py) is one front end; anything else an institution
+builds (a web desk, its own case system) uses this class the same way. Each institution's
+cases are one Redis Stream, `<CB_APP_ID>:cases:<institution>`, written by the router
+(streams/router.py). Analysts work it through the consumer group `analysts`:
 
 * read: XREADGROUP hands each new case to exactly one analyst (consumer) and keeps it pending
   until acknowledged, so a case cannot be lost between "seen" and "done";
@@ -9,10 +11,10 @@ the router (streams/router.py). Analysts work it through the consumer group `ana
 * reclaim: XAUTOCLAIM hands cases left pending longer than CB_CASE_CLAIM_IDLE_S (an analyst
   went home, a laptop died) to whoever asks, so nothing waits forever on one person.
 
-The client connects with the institution's own ACL user (streams/cases_acl.py), never the
+The client connects with the institution's own ACL user (institutions/acl.py), never the
 admin URL: what the ACL does not allow, the client cannot do, which is the point.
 
-    from streams.cases import CaseClient
+    from institutions.client import CaseClient
     client = CaseClient.from_credentials(".stack/institutions/chainbreaker/bank-us-01.env",
                                          consumer="analyst-7")
     for case in client.read(count=10, block_ms=5000):
@@ -34,7 +36,7 @@ import redis
 
 from config.names import ANALYSTS_GROUP, case_index_key, outcomes_key
 from config.settings import Settings, check_institution_id, load
-from streams.cases_acl import (
+from institutions.credentials import (
     ENV_APP,
     ENV_INSTITUTION,
     ENV_URL,
@@ -44,7 +46,7 @@ from streams.cases_acl import (
 )
 
 if TYPE_CHECKING:
-    from streams.cases_dispose import DispositionProducer
+    from institutions.dispositions import DispositionProducer
 
 ENTRY_ID = re.compile(r"\d+-\d+")
 SCAN_CHUNK = 500
@@ -307,7 +309,7 @@ class CaseClient:
         case stays pending and the analyst can retry. Refuses a second decision on the same
         alert unless ``force``: each one counts in the per-indicator precision.
         """
-        from streams.cases_dispose import DispositionProducer, build_disposition
+        from institutions.dispositions import DispositionProducer, build_disposition
 
         case = self.get(ref)
         previous = self.outcome(case.alert_id)
@@ -338,46 +340,11 @@ class CaseClient:
         return record
 
 
-def client_from_args(
-    redis_url: str | None,
-    credentials: str | None,
-    institution: str | None,
-    consumer: str | None,
-    settings: Settings | None = None,
-) -> CaseClient:
-    """Resolve the institution's credentials: flags, then a credentials file, then
-    CB_CASES_REDIS_URL / CB_CASES_INSTITUTION. Never falls back to the admin CB_REDIS_URL."""
-    settings = settings or load()
-    if credentials:
-        client = CaseClient.from_credentials(credentials, consumer, settings)
-        if institution and institution != client.institution_id:
-            raise CaseError(f"{credentials} is for {client.institution_id}, not {institution}")
-        return client
-    url = redis_url or settings.cases_redis_url
-    if not url:
-        raise CaseError(
-            "no institution credentials: pass --credentials FILE (written by `chainbreaker "
-            "cases grant <institution>`), --redis-url, or set CB_CASES_REDIS_URL"
-        )
-    institution = (
-        institution
-        or settings.cases_institution
-        or institution_from_username(settings, url_credentials(url)[0])
-    )
-    if not institution:
-        raise CaseError(
-            "which institution? pass --institution or set CB_CASES_INSTITUTION (the URL's "
-            f"user is not of the form {settings.app_id}.<institution>)"
-        )
-    return CaseClient(url, settings, institution, consumer)
-
-
 __all__ = [
     "Case",
     "CaseClient",
     "CaseError",
     "CaseNotFound",
     "PendingCase",
-    "client_from_args",
     "default_consumer",
 ]
