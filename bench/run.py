@@ -28,9 +28,10 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from config import settings as settings_mod
+from publisher.pacing import TokenBucket
+from publisher.producer import Publisher
 from schemas.codec import AvroCodec
-from streams.publish import Publisher
-from streams.simulate import TokenBucket, generate
+from streams.simulate import generate
 from streams.topics import consumer_lag, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ COMMANDS = {
     "topics": ("streams.topics", "Create the payments, alerts and dead-letter topics"),
     "worker": ("streams.worker", "Run the Faust detection worker (and its case router)"),
     "router": ("streams.router", "Run the case router alone (alerts -> Redis Streams)"),
-    "publish": ("streams.publish", "Publish payment events from a JSON-lines or CSV file"),
+    "publish": ("publisher.cli", "Publish payment events from a JSON-lines or CSV file"),
     "simulate": ("streams.simulate", "Generate (or publish) simulated traffic with scenarios"),
     "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
     "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),

@@ -24,9 +24,10 @@ import redis
 
 from config.names import institutions_key, router_group
 from config.settings import PROJECT_ROOT, Settings, load
+from publisher.pacing import TokenBucket
+from publisher.producer import Publisher
 from streams import stack
-from streams.publish import Publisher
-from streams.simulate import TokenBucket, generate
+from streams.simulate import generate
 from streams.topics import consumer_lag, ensure_topics
 
 

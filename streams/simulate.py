@@ -1812,29 +1812,6 @@ def parse_start(text: str | None, now_ms: int, days: float) -> int:
     return int(dt.timestamp() * 1000)
 
 
-class TokenBucket:
-    """Paces to ``rate`` events/s with a small burst; waits by blocking, never by spinning."""
-
-    def __init__(self, rate: float, wait: Callable[[float], Any] = time.sleep) -> None:
-        self.rate = rate
-        self.burst = max(1.0, rate / 20)  # at most 50 ms of events at once
-        self.tokens = self.burst
-        self.last = time.monotonic()
-        self._wait = wait
-
-    def take(self) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            # Never less than 1 ms: librdkafka's poll() counts whole milliseconds, so a shorter
-            # wait returns at once and the loop spins a core.
-            self._wait(max(0.001, (1 - self.tokens) / self.rate))
-
-
 def write_avro(records: Iterable[dict[str, Any]], path: Path) -> int:
     """Records as an Avro object container file of the payment_event schema (uncompressed:
     it reads fastest); returns how many were written."""
@@ -1948,7 +1925,8 @@ def main(argv: list[str]) -> int:
     bar = tqdm(events, unit="ev", file=sys.stderr, disable=None, desc="simulate")
     count, failures = 0, 0
     if args.publish:
-        from streams.publish import Publisher
+        from publisher.pacing import TokenBucket
+        from publisher.producer import Publisher
 
         topic = args.topic or settings.topic_payments
         interrupted = False

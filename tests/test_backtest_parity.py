@@ -16,8 +16,8 @@ import redis
 from config.names import institutions_key, router_group
 from processors import rules as rules_mod
 from processors.engine import Engine
+from publisher.producer import Publisher
 from streams import backtest
-from streams.publish import Publisher
 from streams.topics import consumer_lag
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
 from tests.test_backtest import simulated

@@ -29,9 +29,9 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+from publisher.producer import Publisher
 from schemas.codec import AvroCodec
 from streams import stack as st
-from streams.publish import Publisher
 from streams.topics import ensure_topics
 from tests.support import (
     ROOT,

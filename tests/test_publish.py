@@ -14,9 +14,9 @@ import uuid
 import pytest
 
 from config import settings
+from publisher import cli as publish_cli
+from publisher.files import Prepared, Rejection, prepare, read_csv, read_jsonl
 from schemas.codec import AvroCodec
-from streams import publish
-from streams.publish import Prepared, Rejection, prepare, read_csv, read_jsonl
 from streams.simulate import DAY_MS, generate
 
 NOW = 1_790_000_000_000
@@ -199,7 +199,7 @@ def test_csv_unknown_column_rejects_the_header():
 
 
 def test_main_unreadable_file(tmp_path, capsys):
-    assert publish.main([str(tmp_path / "missing.jsonl")]) == 2
+    assert publish_cli.main([str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
 
 
@@ -223,7 +223,7 @@ def test_publish_file_to_real_broker(stack, tmp_path, capsys):
         path = tmp_path / "events.jsonl"
         path.write_text("\n".join(lines) + "\n")
 
-        assert publish.main([str(path), "--topic", topic]) == 1
+        assert publish_cli.main([str(path), "--topic", topic]) == 1
         out, err = capsys.readouterr()
         assert "publish: 6 published, 3 rejected, 0 delivery failures" in out
         assert "line 4: undecodable" in err and "line 5: unknown_currency" in err

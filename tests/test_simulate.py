@@ -18,10 +18,11 @@ from processors import rules
 from processors.engine import Engine
 from processors.state import AccountState
 from processors.validation import to_event
+from publisher.pacing import TokenBucket
 from schemas.codec import AvroCodec, schema_json
 from streams import simulate
 from streams.backtest import read_avro
-from streams.simulate import DAY_MS, TokenBucket, generate, keyed_hash, parse_start
+from streams.simulate import DAY_MS, generate, keyed_hash, parse_start
 
 KEY = "unit-test-consortium-key"
 START = 1_772_409_600_000  # 2026-03-02T00:00Z: the run crosses the US/Canada DST change

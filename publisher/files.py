@@ -1,113 +1,21 @@
-"""Publish payment events to the payments topic, from code or from a JSON-lines or CSV file.
+"""Payment events from a JSON-lines or CSV file, checked line by line before anything is sent.
 
-Why files are checked line by line before anything is sent: a record the worker would reject
-only becomes a dead letter there, far from whoever produced the file. Rejecting it here with
-its line number and the same reasons the worker uses (processors.validation) lets the sender
-fix the file, while the valid lines still go out.
-
-Messages are keyed by account_id (the worker keeps per-account state in the partition the key
-selects) and produced idempotently with acks=all, so a retry never duplicates or reorders.
+Why: a record the worker would reject only becomes a dead letter there, far from whoever
+produced the file. Rejecting it here with its line number and the same reasons the worker
+uses (processors.validation) lets the sender fix the file, while the valid lines still go out.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaException, Producer
-
-from config.names import PARTITIONER
-from config.settings import Settings, load
 from processors.validation import InvalidEvent, to_event
-from schemas.codec import AvroCodec, codec_for, schema_json
-from streams import metrics
-
-# Tried in order; librdkafka builds without one of them reject it at configuration time.
-COMPRESSIONS = ("zstd", "lz4")
-
-
-class Publisher:
-    """A confluent-kafka producer that encodes payment records and counts deliveries."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        topic: str | None = None,
-        codec: AvroCodec | None = None,
-        config: dict[str, Any] | None = None,
-    ) -> None:
-        self.topic = topic or settings.topic_payments
-        self.codec = codec or codec_for("payment_event", settings.schema_registry_url)
-        self.delivered = 0
-        self.failed = 0
-        self.errors: list[str] = []  # the first few delivery errors, for the summary
-        base = {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "client.id": "chainbreaker-publish",
-            "partitioner": PARTITIONER,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "batch.size": 256 * 1024,
-            **(config or {}),
-        }
-        self.compression = "none"
-        for codec_name in COMPRESSIONS:
-            try:
-                self._producer = Producer({**base, "compression.type": codec_name})
-                self.compression = codec_name
-                break
-            except KafkaException:
-                continue
-        else:
-            self._producer = Producer(base)
-
-    def _on_delivery(self, err: Any, _msg: Any) -> None:
-        if err is None:
-            self.delivered += 1
-            metrics.PUBLISH_SENT.inc()
-            return
-        self.failed += 1
-        metrics.PUBLISH_FAILED.inc()
-        if len(self.errors) < 5:
-            self.errors.append(str(err))
-
-    def send(self, record: dict[str, Any]) -> None:
-        self.send_encoded(record["account_id"].encode(), self.codec.encode(record))
-
-    def send_encoded(self, key: bytes, value: bytes) -> None:
-        while True:
-            try:
-                self._producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
-                break
-            except BufferError:  # local queue full: let deliveries drain it, then retry
-                metrics.PUBLISH_RETRIED.inc()
-                self._producer.poll(0.1)
-        self._producer.poll(0)
-
-    def poll(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds while serving delivery callbacks (used for pacing)."""
-        self._producer.poll(timeout)
-
-    def flush(self, timeout: float = 30.0) -> int:
-        """Wait for outstanding deliveries; failures include messages still queued at timeout."""
-        remaining = self._producer.flush(timeout)
-        return self.failed + remaining
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
-
-
-# --- reading files ----------------------------------------------------------------------------
+from schemas.codec import schema_json
 
 
 class RecordError(ValueError):
@@ -324,74 +232,3 @@ def read_records(
     lines: Iterable[str], fmt: str
 ) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     return read_csv(lines) if fmt == "csv" else read_jsonl(lines)
-
-
-# --- command line -----------------------------------------------------------------------------
-
-
-def main(argv: list[str]) -> int:
-    from tqdm import tqdm
-
-    p = argparse.ArgumentParser(
-        prog="chainbreaker publish",
-        description="Validate payment events from a file and publish the valid ones; "
-        "every rejected line is reported with its number and reason.",
-    )
-    p.add_argument("file", help="JSON lines or CSV file ('-' for stdin)")
-    p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
-    p.add_argument("--topic", help="default: CB_TOPIC_PAYMENTS")
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        help="serve Prometheus metrics (sent, failed, retried) on this port while publishing",
-    )
-    args = p.parse_args(argv)
-    fmt = args.format or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
-    settings = load()
-    if args.metrics_port:
-        try:
-            metrics.serve(args.metrics_port, settings.metrics_bind)
-        except OSError as exc:
-            print(f"chainbreaker publish: cannot serve metrics: {exc.strerror}", file=sys.stderr)
-            return 2
-
-    total = None
-    try:
-        if args.file == "-":
-            src = sys.stdin
-        else:
-            with open(args.file, "rb") as fh:
-                total = sum(1 for _ in fh)
-            src = open(args.file, encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        print(f"chainbreaker publish: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
-
-    published = rejected = 0
-    bar = tqdm(total=total, unit="line", file=sys.stderr, disable=None, desc="publish")
-    try:
-        with Publisher(settings, args.topic) as pub:
-            rows = read_records(src, fmt)
-            for item in prepare(rows, pub.codec, settings.max_future_skew_s * 1000):
-                if isinstance(item, Rejection):
-                    tqdm.write(str(item), file=sys.stderr)
-                    rejected += 1
-                else:
-                    pub.send_encoded(item.key, item.value)
-                    published += 1
-                bar.update(item.line - bar.n)
-            failures = pub.flush(60.0)
-    except UnicodeDecodeError as exc:
-        print(f"chainbreaker publish: {args.file} is not UTF-8 text: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        bar.close()
-        if src is not sys.stdin:
-            src.close()
-    for err in pub.errors:
-        print(f"delivery failed: {err}", file=sys.stderr)
-    print(
-        f"publish: {published} published, {rejected} rejected, {failures} delivery failures "
-        f"(topic {pub.topic})"
-    )
-    return 1 if rejected or failures else 0
