@@ -65,7 +65,7 @@ def to_avro(jsonl: Path, path: Path) -> Path:
     """The same events as an Avro object container file, written as `simulate` writes one."""
     import json
 
-    from streams.simulate import write_avro
+    from simulator.output import write_avro
 
     with open(jsonl, encoding="utf-8") as src:
         write_avro((json.loads(line) for line in src), path)

@@ -31,7 +31,7 @@ from config import settings as settings_mod
 from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
 from schemas.codec import AvroCodec
-from streams.simulate import generate
+from simulator.simulation import generate
 from streams.topics import consumer_lag, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent

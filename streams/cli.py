@@ -14,7 +14,7 @@ COMMANDS = {
     "worker": ("streams.worker", "Run the Faust detection worker (and its case router)"),
     "router": ("streams.router", "Run the case router alone (alerts -> Redis Streams)"),
     "publish": ("publisher.cli", "Publish payment events from a JSON-lines or CSV file"),
-    "simulate": ("streams.simulate", "Generate (or publish) simulated traffic with scenarios"),
+    "simulate": ("simulator.cli", "Generate (or publish) simulated traffic with scenarios"),
     "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
     "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),
     "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),

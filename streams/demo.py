@@ -26,8 +26,8 @@ from config.names import institutions_key, router_group
 from config.settings import PROJECT_ROOT, Settings, load
 from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
+from simulator.simulation import generate
 from streams import stack
-from streams.simulate import generate
 from streams.topics import consumer_lag, ensure_topics
 
 

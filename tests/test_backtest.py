@@ -12,8 +12,8 @@ import pytest
 
 from processors import rules as rules_mod
 from processors.engine import Engine
+from simulator.simulation import generate
 from streams import amlsim, backtest
-from streams.simulate import generate
 
 SEED, ACCOUNTS, DAYS, SCENARIOS = 4, 300, 10, 6
 DAY_MS = 86_400_000

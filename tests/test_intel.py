@@ -23,7 +23,7 @@ from processors.intel import (
 from processors.state import AccountState
 from processors.validation import to_event
 from schemas.codec import AvroCodec
-from streams import simulate
+from simulator import simulation, world
 from streams.intel import make_entry, parse_expires, read_csv
 from tests.support import card_record as rec
 
@@ -77,16 +77,16 @@ def test_bad_identifiers_are_refused_without_echoing_them(kind, raw, why):
 
 def test_hash_matches_what_the_simulator_and_producers_compute(monkeypatch):
     # The payment contract hashes E.164 phones and lower-cased e-mails; so does the simulator.
-    assert hash_identifier(KEY, "phone", "+1 (555) 123-4567") == simulate.keyed_hash(
+    assert hash_identifier(KEY, "phone", "+1 (555) 123-4567") == world.keyed_hash(
         KEY, "+15551234567"
     )
-    assert hash_identifier(KEY, "email", " User7.42@Example.org") == simulate.keyed_hash(
+    assert hash_identifier(KEY, "email", " User7.42@Example.org") == world.keyed_hash(
         KEY, "user7.42@example.org"
     )
     # the simulator hashes through the same function, and its phones are already E.164
     seen: list[str] = []
-    monkeypatch.setattr(simulate, "intel_keyed_hash", lambda k, v: seen.append(v) or "0" * 64)
-    simulate._World(seed=3, accounts=20, days=1, start_ms=T0, key=KEY, scenarios=0)
+    monkeypatch.setattr(world, "intel_keyed_hash", lambda k, v: seen.append(v) or "0" * 64)
+    simulation.build(seed=3, accounts=20, days=1, start_ms=T0, hash_key=KEY, scenarios=0)
     phones = [v for v in seen if v.startswith("+")]
     assert len(phones) == 20
     assert all(normalise("phone", v) == v for v in phones)

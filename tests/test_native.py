@@ -82,7 +82,7 @@ def population(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def population_avro(population) -> Path:
     """The same events as an Avro container (the malformed lines cannot be written as Avro)."""
-    from streams.simulate import write_avro
+    from simulator.output import write_avro
 
     path = population.with_suffix(".avro")
     with population.open() as f:

@@ -17,7 +17,8 @@ from config import settings
 from publisher import cli as publish_cli
 from publisher.files import Prepared, Rejection, prepare, read_csv, read_jsonl
 from schemas.codec import AvroCodec
-from streams.simulate import DAY_MS, generate
+from simulator.clock import DAY_MS
+from simulator.simulation import generate
 
 NOW = 1_790_000_000_000
 CODEC = AvroCodec("payment_event")

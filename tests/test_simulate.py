@@ -20,9 +20,14 @@ from processors.state import AccountState
 from processors.validation import to_event
 from publisher.pacing import TokenBucket
 from schemas.codec import AvroCodec, schema_json
-from streams import simulate
+from simulator import cli as simulate_cli
+from simulator import lookalikes, scenarios, simulation
+from simulator.cli import parse_start
+from simulator.clock import DAY_MS
+from simulator.simulation import generate
+from simulator.watchlists import rules_overlay
+from simulator.world import keyed_hash
 from streams.backtest import read_avro
-from streams.simulate import DAY_MS, generate, keyed_hash, parse_start
 
 KEY = "unit-test-consortium-key"
 START = 1_772_409_600_000  # 2026-03-02T00:00Z: the run crosses the US/Canada DST change
@@ -115,12 +120,12 @@ def test_default_scenario_mix():
     kinds = Counter(s.typology for s in truth)
     assert kinds == {"SEX_TRAFFICKING": 2, "LABOUR_TRAFFICKING": 2, "HUMAN_SMUGGLING": 2, "NONE": 6}
     # Six look-alikes: the first six kinds in turn; no groups below eight scenarios.
-    assert {s.kind for s in truth if s.typology == "NONE"} == set(simulate.NEGATIVE_KINDS[:6])
+    assert {s.kind for s in truth if s.typology == "NONE"} == set(lookalikes.NEGATIVE_KINDS[:6])
     assert {s.kind for s in truth if s.typology != "NONE"} == {
-        kinds[n] for kinds in simulate.SCENARIO_VARIANTS.values() for n in (0, 1)
+        kinds[n] for kinds in scenarios.SCENARIO_VARIANTS.values() for n in (0, 1)
     }
     _, few = generate(3, 50, 3, START, KEY)
-    assert {s.typology for s in few} >= set(simulate.TYPOLOGIES)
+    assert {s.typology for s in few} >= set(scenarios.TYPOLOGIES)
     assert len({s.account_id for s in few}) == len(few)
 
 
@@ -210,11 +215,11 @@ def test_token_bucket_paces_without_spinning():
 
 def test_main_writes_jsonl_and_truth(tmp_path, capsys):
     out = tmp_path / "traffic.jsonl"
-    rc = simulate.main(["--seed", "5", "--accounts", "120", "--days", "2", "--out", str(out)])
+    rc = simulate_cli.main(["--seed", "5", "--accounts", "120", "--days", "2", "--out", str(out)])
     assert rc == 0
     lines = out.read_text().splitlines()
     truth = json.loads((tmp_path / "traffic.truth.json").read_text())
-    assert lines and {t["typology"] for t in truth} >= set(simulate.TYPOLOGIES)
+    assert lines and {t["typology"] for t in truth} >= set(scenarios.TYPOLOGIES)
     now = int(time.time() * 1000)
     for line in lines:
         rec = json.loads(line)
@@ -227,7 +232,8 @@ def test_main_writes_jsonl_and_truth(tmp_path, capsys):
 def test_main_limit(tmp_path):
     out = tmp_path / "t.jsonl"
     assert (
-        simulate.main(["--accounts", "50", "--days", "1", "--limit", "7", "--out", str(out)]) == 0
+        simulate_cli.main(["--accounts", "50", "--days", "1", "--limit", "7", "--out", str(out)])
+        == 0
     )
     assert len(out.read_text().splitlines()) == 7
 
@@ -240,7 +246,7 @@ MONTH = 30
 @pytest.fixture(scope="module")
 def world():
     """A month with every variant (4 scenarios per typology) and 3 groups of each kind."""
-    sim = simulate.build(9, 1500, MONTH, START, KEY, scenarios=12, groups=3)
+    sim = simulation.build(9, 1500, MONTH, START, KEY, scenarios=12, groups=3)
     return list(sim.events), sim.truth, sim.watchlists
 
 
@@ -268,11 +274,11 @@ def _beneficiary(rec) -> tuple[str, str]:
 def test_every_variant_and_group_kind_is_generated(world):
     _, truth, _ = world
     kinds = {t.kind for t in truth}
-    for variants in simulate.SCENARIO_VARIANTS.values():
+    for variants in scenarios.SCENARIO_VARIANTS.values():
         assert set(variants) <= kinds
-    assert set(simulate.GROUP_KINDS) <= kinds
-    assert set(simulate.NEGATIVE_GROUP_KINDS) <= kinds
-    assert set(simulate.NEGATIVE_KINDS) <= kinds
+    assert set(scenarios.GROUP_KINDS) <= kinds
+    assert set(lookalikes.NEGATIVE_GROUP_KINDS) <= kinds
+    assert set(lookalikes.NEGATIVE_KINDS) <= kinds
 
 
 def test_ground_truth_is_consistent(world):
@@ -293,11 +299,11 @@ def test_ground_truth_is_consistent(world):
     for sid, rows in by_scenario.items():
         assert len({(r.typology, r.kind) for r in rows}) == 1, sid
         group = (
-            rows[0].kind in simulate.GROUP_KINDS or rows[0].kind in simulate.NEGATIVE_GROUP_KINDS
+            rows[0].kind in scenarios.GROUP_KINDS or rows[0].kind in lookalikes.NEGATIVE_GROUP_KINDS
         )
         assert (len(rows) > 1) == group, sid
-        if rows[0].kind in simulate.GROUP_KINDS:
-            assert rows[0].typology == simulate.GROUP_KINDS[rows[0].kind]
+        if rows[0].kind in scenarios.GROUP_KINDS:
+            assert rows[0].typology == scenarios.GROUP_KINDS[rows[0].kind]
 
 
 def test_shared_identifier_groups_share_a_phone_and_couples_share_with_two(world):
@@ -464,7 +470,7 @@ def test_every_scenario_alerts_with_the_world_watchlists_and_no_look_alike(world
     from streams import backtest
 
     events, truth, lists = world
-    ruleset = rules.parse(simulate.rules_overlay(rules.default_document(), lists))
+    ruleset = rules.parse(rules_overlay(rules.default_document(), lists))
     assert ruleset.version.endswith("+sim")
     result = backtest.run(events, Engine(ruleset), START + (MONTH + 1) * DAY_MS)
     alerted: dict[str, set[str]] = defaultdict(set)
@@ -503,7 +509,7 @@ def test_every_scenario_alerts_with_the_world_watchlists_and_no_look_alike(world
 def test_rules_overlay_fills_the_watchlists_only(world):
     _, _, lists = world
     doc = rules.default_document()
-    out = simulate.rules_overlay(doc, lists, "sim.9")
+    out = rules_overlay(doc, lists, "sim.9")
     assert out["version"] == doc["version"] + "+sim.9"
     params = {code: spec.get("params", {}) for code, spec in out["indicators"].items()}
     assert params["AD_SITE_PAYMENTS"]["merchant_ids"] == list(lists.ad_site_merchant_ids)
@@ -520,7 +526,7 @@ def test_rules_overlay_fills_the_watchlists_only(world):
 
 def test_groups_are_deterministic_byte_for_byte(tmp_path):
     def dump(seed: int) -> bytes:
-        sim = simulate.build(seed, 400, 8, START, KEY, scenarios=6, groups=3)
+        sim = simulation.build(seed, 400, 8, START, KEY, scenarios=6, groups=3)
         lines = [json.dumps(r, separators=(",", ":")) for r in sim.events]
         truth = json.dumps([t.__repr__() for t in sim.truth])
         return ("\n".join(lines) + truth + json.dumps(sim.watchlists.as_dict())).encode()
@@ -534,18 +540,18 @@ def test_groups_are_deterministic_byte_for_byte(tmp_path):
 def test_main_writes_rules_with_watchlists(tmp_path):
     out = tmp_path / "traffic.jsonl"
     args = ["--seed", "3", "--accounts", "400", "--days", "8", "--scenarios", "9", "--groups", "3"]
-    assert simulate.main([*args, "--out", str(out)]) == 0
+    assert simulate_cli.main([*args, "--out", str(out)]) == 0
     doc = json.loads((tmp_path / "traffic.rules.json").read_text())
     ruleset = rules.parse(doc)
     assert ruleset.version.endswith("+sim.3")
     assert doc["indicators"]["UNLICENSED_RECRUITER"]["params"]["recruiters"]
     truth = json.loads((tmp_path / "traffic.truth.json").read_text())
-    assert {t["kind"] for t in truth} >= set(simulate.GROUP_KINDS)
+    assert {t["kind"] for t in truth} >= set(scenarios.GROUP_KINDS)
 
 
 def test_stream_is_lazy():
     """Only the day being generated is held: the first event comes before the month is built."""
-    sim = simulate.build(2, 50_000, 30, START, KEY)  # the whole month takes ~90 s
+    sim = simulation.build(2, 50_000, 30, START, KEY)  # the whole month takes ~90 s
     t0 = time.perf_counter()
     first = next(sim.events)
     assert first["event_time"] < START + DAY_MS
@@ -556,8 +562,8 @@ def test_long_runs_show_the_travelling_ring_sustaining_its_victims():
     """SUSTAINING_SPEND needs an 8-week baseline; runs of 12 weeks or more generate the shift."""
     from streams import backtest
 
-    days = simulate.SUSTAIN_MIN_DAYS + 2
-    sim = simulate.build(4, 300, days, START, KEY, scenarios=7, groups=0)
+    days = scenarios.SUSTAIN_MIN_DAYS + 2
+    sim = simulation.build(4, 300, days, START, KEY, scenarios=7, groups=0)
     travel = {t.account_id for t in sim.truth if t.kind == "sex_ring_travel"}
     assert travel
     result = backtest.run(sim.events, Engine(rules.load()), START + (days + 1) * DAY_MS)
@@ -588,8 +594,8 @@ NOW_FAR = 1_900_000_000_000  # later than any simulated event
 
 def test_avro_output_holds_the_same_events_as_json_lines(tmp_path):
     args = ["--seed", "9", "--accounts", "80", "--days", "2", "--start", "2026-03-02T00:00:00Z"]
-    assert simulate.main([*args, "--out", str(tmp_path / "ev.jsonl")]) == 0
-    assert simulate.main([*args, "--out", str(tmp_path / "ev.avro")]) == 0
+    assert simulate_cli.main([*args, "--out", str(tmp_path / "ev.jsonl")]) == 0
+    assert simulate_cli.main([*args, "--out", str(tmp_path / "ev.avro")]) == 0
     lines = [json.loads(x) for x in (tmp_path / "ev.jsonl").read_text().splitlines()]
     records = list(read_avro(tmp_path / "ev.avro"))
     assert len(records) == len(lines) > 0
@@ -600,5 +606,5 @@ def test_avro_output_holds_the_same_events_as_json_lines(tmp_path):
 
 def test_avro_output_needs_a_file(capsys):
     with pytest.raises(SystemExit):
-        simulate.main(["--accounts", "5", "--days", "1", "--out", "-", "--format", "avro"])
+        simulate_cli.main(["--accounts", "5", "--days", "1", "--out", "-", "--format", "avro"])
     assert "needs --out FILE" in capsys.readouterr().err
