@@ -2,7 +2,7 @@
 
 Generates a fixed seeded population in a temp dir (``chainbreaker simulate`` with a fixed
 ``--start``, so the same seed gives the same file on the same simulator), writes the same
-events as an Avro container file too, then times ``streams.backtest.run`` (the loop behind
+events as an Avro container file too, then times ``processors.replay.run`` (the loop behind
 ``chainbreaker backtest``), best of ``--repeat`` runs each:
 
 * jsonl: read + JSON decode + validate + detect (what ``chainbreaker backtest FILE.jsonl``
@@ -76,7 +76,7 @@ def timed_run(records, repeat: int, make_records=None) -> tuple[float, int, int]
     """Best seconds over ``repeat`` runs of the backtest loop; (seconds, events, alerts)."""
     from processors import rules
     from processors.engine import Engine
-    from streams.backtest import run
+    from processors.replay import run
 
     ruleset = rules.load()
     best, events, alerts = float("inf"), 0, 0
@@ -92,7 +92,7 @@ def interpreted_jsonl(jsonl: Path, repeat: int, pin: bool) -> float:
     modules are already imported here)."""
     code = (
         "import sys; from pathlib import Path; from bench import backtest_speed as b; "
-        "from streams.backtest import read_jsonl; "
+        "from backtest.reading import read_jsonl; "
         "pin = sys.argv[3] == '1' and b.pin_one_core(); "
         "p = Path(sys.argv[1]); "
         "s, n, _ = b.timed_run(None, int(sys.argv[2]), lambda: read_jsonl(p)); "
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = p.parse_args(argv)
 
     import processors
-    from streams.backtest import read_avro, read_jsonl
+    from backtest.reading import read_avro, read_jsonl
 
     pinned = pin_one_core() if args.pin else "single-threaded, not pinned"
     pinned += f"; processors {processors.RUNS_AS}"

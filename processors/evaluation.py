@@ -1,6 +1,6 @@
 """Score alerts against ground truth: per typology and per indicator, at account level.
 
-Pure Python, no I/O: the backtest (``streams/backtest.py``) feeds it what the engine raised and
+Pure Python, no I/O: the backtest (``backtest/``) feeds it what the engine raised and
 what the data set says is true, and renders the result. Keeping the arithmetic here makes it
 testable with a handful of hand-built records.
 

@@ -1,6 +1,6 @@
 """The offline driver of the engine: records in, account states in a dict, alerts and hits out.
 
-``chainbreaker backtest`` (streams/backtest.py) runs it over a file. It lives here, beside the
+``chainbreaker backtest`` (backtest/) runs it over a file. It lives here, beside the
 code it drives, because it is the backtest's per-event loop and so is compiled with that code
 (scripts/build_native.py). Nothing here reads files or knows about Kafka: the worker wires
 the same engine to its topics and tables instead.

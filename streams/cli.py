@@ -17,7 +17,7 @@ COMMANDS = {
     "simulate": ("simulator.cli", "Generate (or publish) simulated traffic with scenarios"),
     "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
     "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),
-    "backtest": ("streams.backtest", "Run the detectors offline over a file and score them"),
+    "backtest": ("backtest.cli", "Run the detectors offline over a file and score them"),
     "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
     "cases": (
         "institutions.cli",

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from backtest import amlsim, scoring
+from backtest import cli as backtest_cli
 from processors import rules as rules_mod
 from processors.engine import Engine
+from processors.evaluation import Truth
+from processors.replay import run
 from simulator.simulation import generate
-from streams import amlsim, backtest
 
 SEED, ACCOUNTS, DAYS, SCENARIOS = 4, 300, 10, 6
 DAY_MS = 86_400_000
@@ -51,7 +54,7 @@ def test_simulated_file_all_scenarios_detected_reports_written_bad_lines_counted
     write_jsonl(src, records, truth, bad)
     out = tmp_path / "report"
 
-    assert backtest.main([str(src), "--report-dir", str(out)]) == 0
+    assert backtest_cli.main([str(src), "--report-dir", str(out)]) == 0
 
     printed = capsys.readouterr().out
     assert f"{len(records) + 5:,} records" in printed
@@ -76,13 +79,13 @@ def test_run_matches_scoring_and_keeps_each_alert_once():
     records, truth = simulated(start_ms=1_740_787_200_000)
     rules = rules_mod.load()
     now = int(time.time() * 1000)
-    first = backtest.run(records, Engine(rules), now)
+    first = run(records, Engine(rules), now)
     # Replaying every record (as after a crash) changes nothing: duplicates re-emit the
     # same alert ids, which are kept once.
-    again = backtest.run(records + records, Engine(rules), now)
+    again = run(records + records, Engine(rules), now)
     assert again.duplicates == len(records)
     assert set(again.alerts) == set(first.alerts)
-    evaluation = backtest.score(first, [backtest.Truth(**_truth(t)) for t in truth], rules)
+    evaluation = scoring.score(first, [Truth(**_truth(t)) for t in truth], rules)
     assert evaluation.recall_any == 1.0
     assert evaluation.hard_negatives_alerted == 0
     assert all(t.time_to_detect_ms.median is not None for t in evaluation.typologies)
@@ -150,7 +153,7 @@ def test_backtest_on_amlsim_scores_the_fan_in_indicator(tmp_path, capsys, packed
             tar.add(src, arcname="sample")
         src = archive
     out = tmp_path / "report"
-    assert backtest.main([str(src), "--report-dir", str(out)]) == 0
+    assert backtest_cli.main([str(src), "--report-dir", str(out)]) == 0
     assert "1 rejected" in capsys.readouterr().out
     report = (out / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| MANY_SMALL_PAYERS |"))

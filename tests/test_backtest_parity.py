@@ -3,7 +3,7 @@
 Publishes a small simulated population (two scenarios of each typology, four look-alikes) to
 an isolated payments topic with a real worker behind it, waits until the worker has committed
 every payment and the case router every alert, and compares the case queues with what
-`streams.backtest.run` raises over the same records: same (account, typology, alert id).
+`processors.replay.run` raises over the same records: same (account, typology, alert id).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from config.names import institutions_key, router_group
+from processors import replay
 from processors import rules as rules_mod
 from processors.engine import Engine
 from publisher.producer import Publisher
-from streams import backtest
 from streams.topics import consumer_lag
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
 from tests.test_backtest import simulated
@@ -38,7 +38,7 @@ def test_worker_and_backtest_raise_the_same_alerts(stack, tmp_path):
     env = isolated_env(tmp_path)
     settings = settings_for(env)
     records, truth = simulated()
-    offline = backtest.run(records, Engine(rules_mod.load()), int(time.time() * 1000))
+    offline = replay.run(records, Engine(rules_mod.load()), int(time.time() * 1000))
     expected = {(a["account_id"], a["typology"], aid) for aid, a in offline.alerts.items()}
     assert offline.rejected == {} and len(expected) >= 6  # the scenarios alert offline
 

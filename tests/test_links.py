@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from processors import rules
+from processors import replay, rules
 from processors.engine import Engine
 from processors.links import (
     BENEFICIARY,
@@ -30,7 +30,6 @@ from processors.links import (
 from processors.model import Typology
 from processors.state import AccountState
 from processors.validation import to_event
-from streams import backtest
 from tests.support import payment
 
 HOUR = 3_600_000
@@ -445,7 +444,7 @@ def expected_ring_alerts() -> set[tuple[str, str]]:
 
 
 def test_backtest_raises_cross_account_alerts_and_not_for_look_alikes():
-    res = backtest.run(ring_population(T0), Engine(RULES), NOW)
+    res = replay.run(ring_population(T0), Engine(RULES), NOW)
     assert res.rejected == {}
     raised = {(a["account_id"], a["typology"]) for a in res.alerts.values()}
     assert raised == expected_ring_alerts()

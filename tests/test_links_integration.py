@@ -18,10 +18,10 @@ import pytest
 import redis
 
 from config.names import institutions_key
+from processors import replay
 from processors import rules as rules_mod
 from processors.engine import Engine
 from publisher.producer import Publisher
-from streams import backtest
 from streams.topics import consumer_lag
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
 from tests.test_backtest_parity import queued_alerts
@@ -50,7 +50,7 @@ def test_rings_alert_through_the_worker_look_alikes_do_not_and_backtest_agrees(s
     settings = settings_for(env)
     start = (int(time.time() * 1000) // DAY_MS - 10) * DAY_MS  # ten days ago, all in the past
     records = ring_population(start)
-    offline = backtest.run(records, Engine(rules_mod.load()), int(time.time() * 1000))
+    offline = replay.run(records, Engine(rules_mod.load()), int(time.time() * 1000))
     offline_pairs = {(a["account_id"], a["typology"]) for a in offline.alerts.values()}
     assert offline.rejected == {} and offline_pairs == expected_ring_alerts()
 

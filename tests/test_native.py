@@ -34,7 +34,8 @@ from pathlib import Path
 import processors
 from processors import rules
 from processors.engine import Engine
-from streams.backtest import read_avro, read_jsonl, run
+from backtest.reading import read_avro, read_jsonl
+from processors.replay import run
 
 path, rule_file = Path(sys.argv[1]), sys.argv[2] or None
 read = read_avro if path.suffix == ".avro" else read_jsonl

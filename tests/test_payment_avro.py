@@ -13,10 +13,11 @@ import fastavro
 import pytest
 
 import processors
+from backtest.reading import read_avro
 from processors.payment_avro import LAYOUT, decode_block
+from processors.replay import Rejected
 from processors.validation import _TOP_FIELDS, PaymentRecord, to_event
 from schemas.codec import schema_json
-from streams.backtest import Rejected, read_avro
 
 SCHEMA = fastavro.parse_schema(schema_json("payment_event.avsc"))
 NOW_MS = 1_900_000_000_000

@@ -14,10 +14,10 @@ from processors import rules
 from processors.engine import Engine
 from processors.indicators import CATALOG
 from processors.model import Severity, Typology
+from processors.replay import run
 from processors.state import AccountState
 from processors.validation import to_event
 from schemas.codec import AvroCodec
-from streams.backtest import run
 from streams.pipeline import PaymentPipeline
 
 HOUR = 3_600_000

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from backtest.reading import read_avro
 from processors import rules
 from processors.engine import Engine
 from processors.state import AccountState
@@ -27,7 +28,6 @@ from simulator.clock import DAY_MS
 from simulator.simulation import generate
 from simulator.watchlists import rules_overlay
 from simulator.world import keyed_hash
-from streams.backtest import read_avro
 
 KEY = "unit-test-consortium-key"
 START = 1_772_409_600_000  # 2026-03-02T00:00Z: the run crosses the US/Canada DST change
@@ -467,12 +467,12 @@ def test_look_alikes_of_the_night_indicators_stay_innocent(world):
 
 def test_every_scenario_alerts_with_the_world_watchlists_and_no_look_alike(world):
     """Offline, with the cross-account links and the simulated watchlists in the rule set."""
-    from streams import backtest
+    from processors import replay
 
     events, truth, lists = world
     ruleset = rules.parse(rules_overlay(rules.default_document(), lists))
     assert ruleset.version.endswith("+sim")
-    result = backtest.run(events, Engine(ruleset), START + (MONTH + 1) * DAY_MS)
+    result = replay.run(events, Engine(ruleset), START + (MONTH + 1) * DAY_MS)
     alerted: dict[str, set[str]] = defaultdict(set)
     for alert in result.alerts.values():
         alerted[alert["account_id"]].add(alert["typology"])
@@ -560,13 +560,13 @@ def test_stream_is_lazy():
 
 def test_long_runs_show_the_travelling_ring_sustaining_its_victims():
     """SUSTAINING_SPEND needs an 8-week baseline; runs of 12 weeks or more generate the shift."""
-    from streams import backtest
+    from processors import replay
 
     days = scenarios.SUSTAIN_MIN_DAYS + 2
     sim = simulation.build(4, 300, days, START, KEY, scenarios=7, groups=0)
     travel = {t.account_id for t in sim.truth if t.kind == "sex_ring_travel"}
     assert travel
-    result = backtest.run(sim.events, Engine(rules.load()), START + (days + 1) * DAY_MS)
+    result = replay.run(sim.events, Engine(rules.load()), START + (days + 1) * DAY_MS)
     sustaining = {acct for acct, code in result.hits if code == "SUSTAINING_SPEND"}
     assert sustaining == travel
 

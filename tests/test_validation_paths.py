@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from backtest.reading import read_jsonl
+from processors.replay import Rejected
 from processors.validation import InvalidEvent, PaymentRecord, to_event
-from streams.backtest import Rejected, read_jsonl
 from tests.test_validation import NOW, rec
 
 DECODE = msgspec.json.Decoder(PaymentRecord).decode

@@ -12,11 +12,10 @@ import copy
 
 import pytest
 
-from processors import rules
+from processors import replay, rules
 from processors.engine import Engine
 from processors.links import WAGE_KIND, WAGES, IdentifierGroup, Linker, LinkIndex
 from processors.validation import to_event
-from streams import backtest
 from tests.support import payment
 
 HOUR = 3_600_000
@@ -97,7 +96,7 @@ def test_wage_forwarding_alone_does_not_alert_but_with_a_shared_address_it_does(
         records += [payroll(f"rp{i}", t, acct), send_on(f"rs{i}", t + 3 * HOUR, acct, 880,
                                                           to="mum")]  # fmt: skip
     records.sort(key=lambda r: r["event_time"])
-    res = backtest.run(records, Engine(RULES), NOW)
+    res = replay.run(records, Engine(RULES), NOW)
     raised = {(a["account_id"], a["typology"]) for a in res.alerts.values()}
     assert raised == {(f"w{i}", "LABOUR_TRAFFICKING") for i in range(3)}
     assert all((f"r{i}", WAGES) in res.hits for i in range(3))  # fired, but not enough alone
