@@ -9,7 +9,7 @@ import importlib
 import sys
 
 COMMANDS = {
-    "stack": ("streams.stack", "Start, stop or inspect the local Kafka + Redis stack"),
+    "stack": ("stack.cli", "Start, stop or inspect the local Kafka + Redis stack"),
     "topics": ("streams.topics", "Create the payments, alerts and dead-letter topics"),
     "worker": ("streams.worker", "Run the Faust detection worker (and its case router)"),
     "router": ("streams.router", "Run the case router alone (alerts -> Redis Streams)"),

@@ -27,7 +27,7 @@ from config.settings import PROJECT_ROOT, Settings, load
 from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
 from simulator.simulation import generate
-from streams import stack
+from stack import services as stack
 from streams.topics import consumer_lag, ensure_topics
 
 

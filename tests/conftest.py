@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from config import settings
-from streams import stack as stack_module
+from stack import services as stack_module
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from config import settings as settings_mod
 from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
 from institutions import acl, credentials
 from institutions.client import CaseClient
-from streams import stack as stack_module
+from stack import services as stack_module
 from streams.router import CaseQueues
 from tests.support import isolated_env, settings_for
 from tests.test_sar import make_alert

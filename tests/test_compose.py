@@ -2,7 +2,7 @@
 
 Docker users and `chainbreaker stack up` users must get the same topics, the same host ports
 and the same broker behaviour; this catches the compose file drifting from config/settings.py
-or streams/stack.py.
+or stack/kafka.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from config import settings
-from streams import stack as st
+from stack import kafka
+from stack.paths import paths
 
 ROOT = settings.PROJECT_ROOT
 COMPOSE = ROOT / "docker-compose.yml"
@@ -109,9 +110,9 @@ def test_kafka_listeners(compose: dict[str, Any], defaults: settings.Settings) -
 def test_kafka_behaves_like_the_local_stack(
     compose: dict[str, Any], defaults: settings.Settings
 ) -> None:
-    """Every broker property of streams/stack.py that is not about addresses or paths."""
+    """Every broker property of stack/kafka.py that is not about addresses or paths."""
     env = _env(compose["services"]["kafka"])
-    local = st._kafka_properties(defaults, st._paths(defaults))
+    local = kafka.kafka_properties(defaults, paths(defaults))
     addressing = {
         "listeners",
         "advertised.listeners",

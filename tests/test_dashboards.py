@@ -21,8 +21,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 from config.settings import PROJECT_ROOT as ROOT
+from stack import prometheus
+from stack.process import StackError
 from streams import metrics  # registers the metrics in REGISTRY
-from streams import stack as st
 
 GRAFANA = ROOT / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -73,8 +74,8 @@ def _exported_names() -> set[str]:
 @pytest.fixture(scope="module")
 def promtool() -> str:
     try:
-        return st.prometheus_binaries()[1]
-    except st.StackError as exc:
+        return prometheus.binaries()[1]
+    except StackError as exc:
         pytest.skip(f"promtool (Debian package prometheus) cannot be installed here: {exc}")
 
 
@@ -242,7 +243,7 @@ def test_local_stack_prometheus_config_passes_promtool(promtool: str, tmp_path: 
     from config import settings
 
     config = tmp_path / "prometheus.yml"
-    config.write_text(st.prometheus_config(settings.load({"CB_METRICS_PORT": "19999"})))
+    config.write_text(prometheus.config_text(settings.load({"CB_METRICS_PORT": "19999"})))
     run = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     parsed = yaml.safe_load(config.read_text())

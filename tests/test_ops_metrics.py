@@ -31,7 +31,8 @@ from prometheus_client import REGISTRY
 
 from publisher.producer import Publisher
 from schemas.codec import AvroCodec
-from streams import stack as st
+from stack import prometheus
+from stack import services as st
 from streams.topics import ensure_topics
 from tests.support import (
     ROOT,
@@ -139,7 +140,7 @@ class Trickle:
 @pytest.fixture(scope="module")
 def observed(stack, tmp_path_factory) -> Iterator[tuple[Prometheus, WorkerProcess]]:
     try:
-        binary, _promtool = st.prometheus_binaries()
+        binary, _promtool = prometheus.binaries()
     except st.StackError as exc:
         pytest.skip(f"Prometheus cannot be installed here: {exc}")
     tmp = tmp_path_factory.mktemp("ops")
@@ -147,11 +148,11 @@ def observed(stack, tmp_path_factory) -> Iterator[tuple[Prometheus, WorkerProces
     settings = settings_for(env)
     port = free_port()
     config = tmp / "prometheus.yml"
-    config.write_text(st.prometheus_config(settings, interval="1s"))
+    config.write_text(prometheus.config_text(settings, interval="1s"))
     log = tmp / "prometheus.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            st.prometheus_argv(binary, config, tmp / "tsdb", port),
+            prometheus.command(binary, config, tmp / "tsdb", port),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -322,8 +323,8 @@ def test_stack_runs_its_own_prometheus(stack, tmp_path) -> None:
     try:
         svc = report.service(st.PROMETHEUS)
         assert svc.running and svc.action == "started"
-        assert f"{st.prometheus_url(s)}/graph" in report.render()
-        prom = Prometheus(st.prometheus_url(s), None, svc.log)
+        assert f"{prometheus.url(s)}/graph" in report.render()
+        prom = Prometheus(prometheus.url(s), None, svc.log)
 
         def targets() -> list[str]:  # the loaded configuration (target discovery lags ~5 s)
             config = yaml.safe_load(prom.api("status/config")["yaml"])

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from config import settings
-from streams import stack as st
+from stack import cli as stack_cli
+from stack import services as st
+from stack.kafka import wait_for_kafka
+from stack.redis import wait_for_redis
 
 PORT_VARIABLES = ("CB_KAFKA_PORT", "CB_KAFKA_CONTROLLER_PORT", "CB_REDIS_PORT")
 
@@ -111,8 +114,8 @@ def test_status_reports_both_services(stack: st.StackReport) -> None:
         assert not svc.external
         assert svc.log is not None and svc.log.is_file()
     # The pids are the real servers, listening where the report says.
-    st.wait_for_kafka(shared.kafka_bootstrap, timeout=10)
-    st.wait_for_redis(shared.redis_url, timeout=5)
+    wait_for_kafka(shared.kafka_bootstrap, timeout=10)
+    wait_for_redis(shared.redis_url, timeout=5)
 
 
 @pytest.mark.integration
@@ -120,7 +123,7 @@ def test_cli_status_exit_code_and_report(
     stack: st.StackReport, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _shared()
-    assert st.main(["status"]) == 0
+    assert stack_cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert f"pid {stack.kafka.pid}" in out and f"pid {stack.redis.pid}" in out
 
@@ -197,7 +200,7 @@ def test_external_kafka_with_private_redis_lifecycle(
     assert report.redis.action == "started" and report.redis.pid
     assert report.redis.pid != stack.redis.pid
     assert not (private_stack / "kafka").exists()
-    st.wait_for_redis(mixed.redis_url, timeout=5)
+    wait_for_redis(mixed.redis_url, timeout=5)
 
     stopped = st.down(mixed)
     assert stopped.redis.action == "stopped" and not stopped.redis.running
@@ -242,8 +245,8 @@ def test_cli_prints_the_error_without_traceback(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with _foreign_listener(int(env["CB_REDIS_PORT"])):
-        assert st.main(["up"]) == 1
+        assert stack_cli.main(["up"]) == 1
     err = capsys.readouterr().err
     assert "(CB_REDIS_PORT) is already in use" in err
     assert "Traceback" not in err
-    assert st.main(["status"]) == 1  # nothing runs in the private stack
+    assert stack_cli.main(["status"]) == 1  # nothing runs in the private stack
