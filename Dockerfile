@@ -14,9 +14,16 @@ WORKDIR /src
 # for CPython 3.11; gcc is there only to compile processors/ with mypyc
 # (scripts/build_native.py, into site-packages/.build/native) and is removed after.
 COPY pyproject.toml README.md ./
-COPY streams ./streams
-COPY schemas ./schemas
+COPY backtest ./backtest
+COPY cli ./cli
+COPY config ./config
+COPY institutions ./institutions
 COPY processors ./processors
+COPY publisher ./publisher
+COPY schemas ./schemas
+COPY simulator ./simulator
+COPY stack ./stack
+COPY streams ./streams
 COPY scripts/build_native.py ./scripts/
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \

@@ -53,7 +53,7 @@ def pin_one_core() -> str:
 def population(out_dir: Path, seed: int, accounts: int, days: int) -> Path:
     path = out_dir / "events.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", "--seed", str(seed),
+        [sys.executable, "-m", "cli", "simulate", "--seed", str(seed),
          "--accounts", str(accounts), "--days", str(days), "--start", START,
          "--out", str(path), "--truth", str(out_dir / "events.truth.json")],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,

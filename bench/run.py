@@ -135,7 +135,7 @@ def offline(settings, n: int, seed: int) -> float:
 
 def run_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "cli", "worker"],
         env=env,
         cwd=ROOT,
         stdout=open(log, "wb"),

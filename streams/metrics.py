@@ -109,7 +109,7 @@ def set_rule_version(version: str) -> None:
     RULE_SET.labels(version).set(1)
 
 
-# --- shared intelligence feed (streams/intel.py) ---------------------------------------------
+# --- shared intelligence feed (streams/intel_feed.py) ---------------------------------------------
 
 INTEL_ENTRIES = Gauge(
     "chainbreaker_intel_entries",

@@ -79,7 +79,7 @@ class Disposed:
 
 class PaymentPipeline:
     def __init__(self, settings: Settings, rules: RuleSet, intel: IntelIndex | None = None) -> None:
-        # The feed replica's index (streams/intel.py); kept so a rule reload keeps it.
+        # The feed replica's index (streams/intel_feed.py); kept so a rule reload keeps it.
         self.intel = intel
         self.events: AvroCodec = codec_for("payment_event", settings.schema_registry_url)
         self.alerts: AvroCodec = codec_for("alert", settings.schema_registry_url)

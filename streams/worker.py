@@ -38,7 +38,7 @@ from processors.model import Typology
 from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
-from streams.intel import start_replica as start_intel_replica
+from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.rules_feed import RulesFeed
 from streams.topics import ensure_topics

@@ -90,7 +90,7 @@ class WorkerProcess:
         ensure_topics(self.settings)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "cli", "worker"],
             env=self.env,
             cwd=ROOT,
             stdout=self._log,

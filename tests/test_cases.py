@@ -66,7 +66,7 @@ def analyst(env, grant, consumer: str) -> CaseClient:
 
 def cli(env, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "cases", *args],
+        [sys.executable, "-m", "cli", "cases", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -7,6 +7,7 @@ or stack/kafka.py.
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
@@ -74,6 +75,10 @@ def test_services_and_images(compose: dict[str, Any], defaults: settings.Setting
     assert "pip install '.[native]'" in dockerfile
     # The image runs the compiled build of processors/ and refuses to start without it.
     assert "python scripts/build_native.py" in dockerfile and "CB_NATIVE=require" in dockerfile
+    # pip install . needs every package pyproject names: the image copies each one.
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for top in {name.split(".")[0] for name in packages["packages"]}:
+        assert f"COPY {top} ./{top}" in dockerfile, top
 
 
 def test_host_ports_match_settings(compose: dict[str, Any], defaults: settings.Settings) -> None:

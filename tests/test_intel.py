@@ -24,7 +24,7 @@ from processors.state import AccountState
 from processors.validation import to_event
 from schemas.codec import AvroCodec
 from simulator import simulation, world
-from streams.intel import make_entry, parse_expires, read_csv
+from streams.intel_feed import make_entry, parse_expires, read_csv
 from tests.support import card_record as rec
 
 KEY = "consortium-test-key-0123456789"
@@ -396,7 +396,7 @@ class FakeMessage:
 
 
 def bare_feed(index: IntelIndex):
-    from streams.intel import IntelFeed
+    from streams.intel_feed import IntelFeed
 
     feed = IntelFeed.__new__(IntelFeed)  # no consumer: only handle is exercised
     feed.index, feed.codec, feed.rejected = index, AvroCodec("intel_entry"), 0

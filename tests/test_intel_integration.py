@@ -40,7 +40,7 @@ EMAIL = "Listed.Person@Example.org"
 
 def intel_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "intel", *args],
+        [sys.executable, "-m", "cli", "intel", *args],
         env=env,
         cwd=ROOT,
         input=stdin,

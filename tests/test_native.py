@@ -63,7 +63,7 @@ def population(tmp_path_factory) -> Path:
     """A month of 2,500 accounts with every kind of scenario, plus malformed lines."""
     path = tmp_path_factory.mktemp("native") / "events.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", "--seed", "11", "--accounts", "2500",
+        [sys.executable, "-m", "cli", "simulate", "--seed", "11", "--accounts", "2500",
          "--days", "30", "--scenarios", "24", "--start", START, "--out", str(path)],
         cwd=ROOT, check=True, capture_output=True, timeout=300,
     )  # fmt: skip

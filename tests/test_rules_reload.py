@@ -110,7 +110,7 @@ def test_running_worker_takes_a_new_rule_set_and_keeps_it_over_a_bad_one(
 
         new_rules = tmp_path / "rules.json"
         new_rules.write_text(json.dumps(hotel_only_rules("2026.11.99-reload")))
-        cli = [sys.executable, "-m", "streams.cli", "rules", "publish", str(new_rules)]
+        cli = [sys.executable, "-m", "cli", "rules", "publish", str(new_rules)]
         done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
         assert settings.topic_rules in done.stdout

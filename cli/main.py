@@ -1,6 +1,7 @@
 """The `chainbreaker` command: one entry point, a subcommand per job.
 
-Subcommand modules are imported lazily so `chainbreaker stack up` does not pay for Faust.
+Each subcommand is its package's own `main(argv)`; the modules are imported lazily so
+`chainbreaker stack up` does not pay for Faust.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ COMMANDS = {
     "publish": ("publisher.cli", "Publish payment events from a JSON-lines or CSV file"),
     "simulate": ("simulator.cli", "Generate (or publish) simulated traffic with scenarios"),
     "rules": ("streams.rules_feed", "Validate, publish (hot reload) or show the rule set"),
-    "intel": ("streams.intel", "Add, remove, import or list shared-intelligence identifiers"),
+    "intel": ("streams.intel_feed", "Add, remove, import or list shared-intelligence identifiers"),
     "backtest": ("backtest.cli", "Run the detectors offline over a file and score them"),
-    "demo": ("streams.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
+    "demo": ("cli.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
     "cases": (
         "institutions.cli",
         "Institutions: read, show, dispose, SAR-draft cases; grant access",

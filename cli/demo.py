@@ -53,7 +53,7 @@ class WorkerRun:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "cli", "worker"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
