@@ -3,8 +3,8 @@
     python grafana/build_dashboards.py
 
 The JSON files are committed (Grafana's file provisioning reads them as they are);
-tests/test_dashboards.py fails when they drift from what this script writes, and
-tests/test_ops_metrics.py evaluates every query in them against a real worker.
+tests/ops/test_dashboards.py fails when they drift from what this script writes, and
+tests/ops/test_ops_metrics.py evaluates every query in them against a real worker.
 
 Queries use `$institution` (a multi-value variable whose "All" is `.*`) and Grafana's
 `$__rate_interval`; the datasource is the provisioned one, uid "prometheus".

@@ -6,9 +6,9 @@ input could not reach the backtest's 100,000 events/s. This decoder knows the on
 reads and, compiled (scripts/build_native.py), takes about 1 us. It is used only where the
 writer schema is exactly the one ``LAYOUT`` spells out (the caller compares parsing canonical
 forms) and only when compiled (interpreted it is slower than fastavro); anything else goes
-to fastavro, which also resolves older writer schemas. ``tests/test_payment_avro.py`` checks
-``LAYOUT`` against schemas/payment_event.avsc and the output against fastavro's on records
-that take every union branch.
+to fastavro, which also resolves older writer schemas.
+``tests/processors/test_payment_avro.py`` checks ``LAYOUT`` against schemas/payment_event.avsc
+and the output against fastavro's on records that take every union branch.
 
 Nested records come out as the dicts fastavro makes (merchant, counterparty, location, with
 every field), the top level as the PaymentRecord struct the JSON-lines reader makes, so

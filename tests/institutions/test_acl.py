@@ -19,8 +19,8 @@ from institutions import acl, credentials
 from institutions.client import CaseClient
 from stack import services as stack_module
 from streams.router import CaseQueues
+from tests.processors.test_sar import make_alert
 from tests.support import isolated_env, settings_for
-from tests.test_sar import make_alert
 
 pytestmark = pytest.mark.integration
 A, B = "bank-a", "bank-b"

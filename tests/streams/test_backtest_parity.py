@@ -19,8 +19,8 @@ from processors import rules as rules_mod
 from processors.engine import Engine
 from publisher.producer import Publisher
 from streams.topics import consumer_lag
+from tests.backtest.test_backtest import simulated
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
-from tests.test_backtest import simulated
 
 pytestmark = pytest.mark.integration
 

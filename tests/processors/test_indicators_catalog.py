@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from processors.indicators.base import MAX_SLOT_ENTRIES
 from processors.model import IndicatorHit, Typology
 from processors.state import AccountState
 from processors.validation import to_event
+from tests.support import ROOT, check_measured_hit, mentions
 from tests.support import card_record as rec
-from tests.support import check_measured_hit, mentions
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -654,7 +653,7 @@ def test_recruiter_misses_do_not_fire():
 def module_docstring(cls: type) -> str:
     """From the source file: a compiled module (mypyc) keeps no docstring at run time."""
     name = cls.__module__.rsplit(".", 1)[1]
-    path = Path(__file__).resolve().parent.parent / "processors" / "indicators" / f"{name}.py"
+    path = ROOT / "processors" / "indicators" / f"{name}.py"
     return ast.get_docstring(ast.parse(path.read_text())) or ""
 
 

@@ -17,6 +17,7 @@ from confluent_kafka import Consumer
 
 from institutions.dispositions import build_disposition
 from schemas.codec import AvroCodec
+from tests.streams.test_worker_integration import cases, publish, ring_events
 from tests.support import (
     WorkerProcess,
     isolated_env,
@@ -24,7 +25,6 @@ from tests.support import (
     settings_for,
     wait_for,
 )
-from tests.test_worker_integration import cases, publish, ring_events
 
 pytestmark = pytest.mark.integration
 DISPOSITIONS = AvroCodec("disposition")

@@ -1,6 +1,6 @@
 """Dashboards, alert rules and metric names, checked without services.
 
-tests/test_ops_metrics.py proves every query returns data against a running worker; this file
+tests/ops/test_ops_metrics.py proves every query returns data against a running worker; this file
 checks what needs no worker: the committed dashboards are what grafana/build_dashboards.py
 generates, they are well-formed Grafana JSON on the provisioned datasource, every metric they
 or the rules use exists in streams/metrics.py, the names follow Prometheus conventions, and
@@ -185,7 +185,7 @@ def test_every_rule_is_documented_and_comparable() -> None:
             assert rule["labels"]["severity"] in ("critical", "warning")
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
             assert "for" in rule
-            # tests/test_ops_metrics.py evaluates the query left of the threshold.
+            # tests/ops/test_ops_metrics.py evaluates the query left of the threshold.
             assert re.search(r"(==|!=|>=|<=|>|<)\s*[0-9.eE+-]+\s*$", rule["expr"].strip())
 
 

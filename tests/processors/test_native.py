@@ -23,8 +23,8 @@ import pytest
 import processors
 from processors.links import Link, Signal
 from processors.model import IndicatorHit, PaymentEvent
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 START = "2026-01-01T00:00:00Z"
 NOW_MS = 1_900_000_000_000
 

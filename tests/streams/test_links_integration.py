@@ -23,9 +23,9 @@ from processors import rules as rules_mod
 from processors.engine import Engine
 from publisher.producer import Publisher
 from streams.topics import consumer_lag
+from tests.processors.test_links import PHONE, expected_ring_alerts, ring_population
+from tests.streams.test_backtest_parity import queued_alerts
 from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
-from tests.test_backtest_parity import queued_alerts
-from tests.test_links import PHONE, expected_ring_alerts, ring_population
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from institutions.dispositions import DispositionError, build_disposition, note_
 from schemas.codec import codec_for
 from streams.router import CaseQueues
 from streams.topics import ensure_topics
+from tests.processors.test_sar import make_alert
 from tests.support import ROOT, isolated_env, settings_for, wait_for
-from tests.test_sar import make_alert
 
 pytestmark = pytest.mark.integration
 INST = "bank-us-01"
@@ -261,8 +261,8 @@ def test_note_check_allows_case_language() -> None:
 
 def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) -> None:
     """Payments -> real worker -> router -> the institution's ACL user reads, drafts, disposes."""
+    from tests.streams.test_worker_integration import publish, ring_events
     from tests.support import WorkerProcess
-    from tests.test_worker_integration import publish, ring_events
 
     env = isolated_env(tmp_path, CB_STACK_DIR=str(tmp_path / "stack"))
     settings = settings_for(env)

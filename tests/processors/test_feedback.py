@@ -1,6 +1,6 @@
 """Analysts' dispositions in the detection step: false-positive suppression and precision.
 
-The building blocks are those of tests/test_engine.py: hotels in three cities
+The building blocks are those of tests/processors/test_engine.py: hotels in three cities
 (HOTEL_MULTI_CITY) and three late-night cash withdrawals (LATE_NIGHT_CASH) reach the
 sex-trafficking threshold together. A third, unrelated indicator is three small online
 payments to an advertising merchant (AD_SITE_PAYMENTS).
@@ -23,14 +23,14 @@ from processors.state import FORMAT, AccountState
 from processors.validation import InvalidEvent
 from schemas.codec import AvroCodec
 from streams.pipeline import DeadLetter, Disposed, PaymentPipeline
-from tests.test_engine import DAY, HOUR, NOW, T0, alerts_of, feed, hotels, nights, rec
+from tests.processors.test_engine import DAY, HOUR, NOW, T0, alerts_of, feed, hotels, nights, rec
 
 SEX = "SEX_TRAFFICKING"
 PATTERN_CODES = ["HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"]
 
 
 def sex_pattern(start: int, prefix: str = "") -> list[dict[str, Any]]:
-    """tests/test_engine.py's pattern; fresh event ids per start, or they are redeliveries."""
+    """test_engine.py's pattern; fresh event ids per start, or they are redeliveries."""
     prefix = prefix or f"p{start}-"
     events = nights(f"{prefix}n", start) + hotels(f"{prefix}h", start)
     return sorted(events, key=lambda r: r["event_time"])

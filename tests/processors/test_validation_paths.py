@@ -13,7 +13,7 @@ import pytest
 from backtest.reading import read_jsonl
 from processors.replay import Rejected
 from processors.validation import InvalidEvent, PaymentRecord, to_event
-from tests.test_validation import NOW, rec
+from tests.processors.test_validation import NOW, rec
 
 DECODE = msgspec.json.Decoder(PaymentRecord).decode
 

@@ -34,6 +34,7 @@ from schemas.codec import AvroCodec
 from stack import prometheus
 from stack import services as st
 from streams.topics import ensure_topics
+from tests.streams.test_worker_integration import EVENTS, publish, ring_events
 from tests.support import (
     ROOT,
     WorkerProcess,
@@ -45,7 +46,6 @@ from tests.support import (
     settings_for,
     wait_for,
 )
-from tests.test_worker_integration import EVENTS, publish, ring_events
 
 pytestmark = pytest.mark.integration
 
