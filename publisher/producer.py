@@ -43,6 +43,10 @@ class Publisher:
             "enable.idempotence": True,
             "linger.ms": 5,
             "batch.size": 256 * 1024,
+            # Errors only. librdkafka's warnings here are conditions it retries by itself (a
+            # fresh broker answers the first producer-id request with "coordinator load in
+            # progress", GETPID); a delivery that still fails is reported per message.
+            "log_level": 3,
             **(config or {}),
         }
         self.compression = "none"

@@ -485,16 +485,6 @@ def _accepts(hosts: list[tuple[str, int]], timeout: float) -> bool:
     return False
 
 
-def _quiet_logger() -> logging.Logger:
-    """librdkafka logs every refused connection; while we poll a starting broker that is
-    expected, and the last error ends up in our own message anyway."""
-    quiet = logging.getLogger(f"{__name__}.rdkafka")
-    if not quiet.handlers:
-        quiet.addHandler(logging.NullHandler())
-        quiet.propagate = False
-    return quiet
-
-
 def await_kafka(
     bootstrap: str,
     timeout: float,
@@ -517,12 +507,15 @@ def await_kafka(
         if not _accepts(hosts, min(1.0, remaining)):
             return f"connection refused or timed out at {bootstrap}"
         if admin is None:
+            # librdkafka logs every refused connection of a starting broker, and when the
+            # client is dropped an informational line about admin events nobody served
+            # (BGQUEUE); the last error is in our own message, so this client logs nothing.
             admin = AdminClient(
                 {
                     "bootstrap.servers": bootstrap,
                     "socket.connection.setup.timeout.ms": 3000,
                     "reconnect.backoff.max.ms": 500,
-                    "logger": _quiet_logger(),
+                    "log_level": 0,
                 }
             )
         try:

@@ -42,7 +42,9 @@ def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; return the names created."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    # Errors only: failures reach the caller as exceptions, and at info level librdkafka
+    # prints a line about admin events nobody served when the client is dropped (BGQUEUE).
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
     existing = admin.list_topics(timeout=timeout).topics
     wanted = topic_specs(settings)
     for name, (partitions, _config) in wanted.items():
