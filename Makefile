@@ -1,6 +1,7 @@
 # chainbreaker: every entry point. `make demo` runs the main job, `make test` the whole suite.
-# Both do all setup themselves on a fresh machine: a venv with the pinned dependencies,
-# Apache Kafka (KRaft) from Maven Central and redis-server from Debian, bound to 127.0.0.1.
+# Both do all setup themselves on a fresh machine: a venv with the pinned dependencies, the
+# compiled build of processors/, Apache Kafka (KRaft) from Maven Central, and redis-server,
+# Java 17+ and Maven from the Debian/Ubuntu archive (stack/packages.py), bound to 127.0.0.1.
 
 PYTHON ?= python3
 VENV   := .venv

@@ -280,7 +280,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
 
 
 def documented_variables() -> list[str]:
-    """Names of every CB_* variable, so a test can check the README documents them all."""
+    """Names of every CB_* variable read here (tests/project/test_docs.py checks that
+    docs/configuration.md documents each, with those the rest of the code reads)."""
     import re
 
     source = Path(__file__).read_text()

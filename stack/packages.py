@@ -21,7 +21,7 @@ from stack.process import StackError
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = "Debian 12 (bookworm) or newer, Ubuntu 22.04 or newer"
+SUPPORTED = "Debian 12 (bookworm) or newer, Ubuntu 24.04 or newer"
 INSTALL_TIMEOUT_S = 900
 
 # Java runtimes Kafka 4.x runs on, in order of preference: the release the project is tested

@@ -188,12 +188,3 @@ def test_documented_variables_lists_every_variable_read():
             assert var in str(exc)
         else:
             assert changed != baseline, f"{var} has no effect on settings"
-
-
-def test_readme_mentions_every_variable():
-    readme = settings.PROJECT_ROOT / "README.md"
-    if not readme.is_file():
-        pytest.skip(f"{readme} does not exist yet")
-    text = readme.read_text()
-    missing = [v for v in settings.documented_variables() if v not in text]
-    assert not missing, f"README.md does not document: {', '.join(missing)}"
