@@ -17,7 +17,7 @@ from processors.intel import IntelIndex
 from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
 from processors.rules import RuleSet
-from processors.state import AccountState
+from processors.state import PAYMENTS, SIGNALS, AccountState, id_digest
 
 MAX_DISPATCH_KEYS: Final = 4096  # distinct (account type, direction, channel, mcc) remembered
 
@@ -68,24 +68,42 @@ class Engine:
         return dets
 
     @staticmethod
-    def _admit(state: AccountState, trigger_id: str, event_time: int) -> StepResult | None:
+    def _admit(
+        state: AccountState,
+        source: int,
+        trigger_id: str,
+        event_time: int,
+        partition: int,
+        offset: int,
+    ) -> StepResult | None:
         """Remember a trigger (payment or signal) and advance the watermark: None for a new
-        one. A redelivery's effect is already in the state: its result re-emits the alert it
-        raised (same id, so the case queue drops the copy) in case the first send was lost."""
-        if trigger_id in state.seen:
+        one. A replay (at or below the input's last applied offset, or an id among the recent
+        ones) has its effect in the state already: its result re-emits the alert it raised
+        (same id, so the case queue drops the copy) in case the first send was lost."""
+        digest = id_digest(trigger_id)
+        if state.is_replay(source, partition, offset) or state.has_recent(source, digest):
             again = [
                 rec for _id, trigger, _until, rec in state.alerts.values() if trigger == trigger_id
             ]
             return StepResult(alerts=again, duplicate=True)
-        state.remember(trigger_id, event_time)
         if event_time > state.watermark:
             state.watermark = event_time
             if state.suppressions:
                 feedback.prune_suppressions(state)  # bounded: ended suppressions go
+        state.remember(source, digest, event_time, partition, offset)
         return None
 
-    def step(self, state: AccountState, ev: PaymentEvent, now_ms: int) -> StepResult:
-        redelivered = self._admit(state, ev.event_id, ev.event_time)
+    def step(
+        self,
+        state: AccountState,
+        ev: PaymentEvent,
+        now_ms: int,
+        partition: int = -1,
+        offset: int = -1,
+    ) -> StepResult:
+        """Apply one payment. ``partition`` and ``offset`` are its input position (the
+        worker's; -1 offline), by which a redelivery is recognised in constant space."""
+        redelivered = self._admit(state, PAYMENTS, ev.event_id, ev.event_time, partition, offset)
         if redelivered is not None:
             return redelivered
         dets = self._dispatch.get((ev.account_type, ev.direction, ev.channel, ev.mcc))
@@ -187,18 +205,28 @@ class Engine:
             "rule_set_version": self.rules.version,
         }
 
-    def apply_signal(self, state: AccountState, signal: Signal, now_ms: int) -> StepResult:
+    def apply_signal(
+        self,
+        state: AccountState,
+        signal: Signal,
+        now_ms: int,
+        partition: int = -1,
+        offset: int = -1,
+    ) -> StepResult:
         """Record a cross-account finding (processors.links) on the account and score it.
 
-        The signal plays the part of the triggering event: its id is remembered with the
-        account's event ids, so a redelivered signal is a no-op that re-emits the alert it
-        raised (same id, derived from the signal id), exactly as ``step`` does for payments.
+        The signal plays the part of the triggering event: its position on the signals topic
+        and its id are remembered like a payment's, so a redelivered signal (or one the
+        cross-account hop sends again after its own replay) is a no-op that re-emits the
+        alert it raised (same id, derived from the signal id), exactly as ``step`` does.
         The signal's time (the newest payment in the group) advances the account's watermark
         like a payment would, so a per-account hit from weeks ago has expired by the time a
         ring is found and does not add up with it. A signal for an indicator the rule set in
         force disables is remembered and otherwise ignored.
         """
-        redelivered = self._admit(state, signal.signal_id, signal.event_time)
+        redelivered = self._admit(
+            state, SIGNALS, signal.signal_id, signal.event_time, partition, offset
+        )
         if redelivered is not None:
             return redelivered
         weights = self.rules.weights.get(signal.code)

@@ -29,8 +29,9 @@ the same events decide the same way, and a backlog drained after an outage is ju
 its payments happened rather than by when the worker caught up.
 
 State stays bounded: a suppression is dropped once the account's event-time watermark passes
-its end, at most MAX_SUPPRESSIONS are kept (the ones ending first go), and the ids of applied
-dispositions (so a redelivery changes nothing) are capped like the seen event ids.
+its end, at most MAX_SUPPRESSIONS are kept (the ones ending first go), and a redelivered
+disposition is recognised like a payment (processors/state.py): by its offset on the
+dispositions topic, or by its id among the account's few most recent ones.
 
 Precision per typology and per indicator is (CONFIRMED_SAR_FILED + VALUABLE) / all, tallied
 over the dispositions one process has applied; the fleet-wide figure comes from the counters
@@ -45,7 +46,7 @@ from typing import Any
 
 from processors.indicators import CATALOG
 from processors.model import Typology
-from processors.state import AccountState
+from processors.state import DISPOSITIONS, AccountState, id_digest
 from processors.validation import InvalidEvent
 
 CONFIRMED = "CONFIRMED_SAR_FILED"
@@ -55,7 +56,6 @@ OUTCOMES = (CONFIRMED, VALUABLE, FALSE_POSITIVE)
 USEFUL = frozenset({CONFIRMED, VALUABLE})
 
 MAX_SUPPRESSIONS = 64
-DISPOSITION_IDS_CAP = 256
 HOUR_MS = 3_600_000
 
 _REQUIRED = ("disposition_id", "alert_id", "institution_id", "account_id", "analyst_id")
@@ -111,13 +111,19 @@ def to_disposition(rec: dict[str, Any]) -> Disposition:
     )
 
 
-def apply_disposition(state: AccountState, d: Disposition, suppress_hours: int) -> bool:
-    """Fold one disposition into the account's state; False if it was applied before."""
-    if d.disposition_id in state.dispositions:
+def apply_disposition(
+    state: AccountState,
+    d: Disposition,
+    suppress_hours: int,
+    partition: int = -1,
+    offset: int = -1,
+) -> bool:
+    """Fold one disposition into the account's state; False if it was applied before (a
+    redelivery at or below the last applied offset, or a recent id sent again)."""
+    digest = id_digest(d.disposition_id)
+    if state.is_replay(DISPOSITIONS, partition, offset) or state.has_recent(DISPOSITIONS, digest):
         return False
-    state.dispositions[d.disposition_id] = d.decided_at
-    while len(state.dispositions) > DISPOSITION_IDS_CAP:
-        del state.dispositions[next(iter(state.dispositions))]
+    state.remember(DISPOSITIONS, digest, d.decided_at, partition, offset)
     if d.outcome == FALSE_POSITIVE:
         if suppress_hours > 0:
             until = d.decided_at + suppress_hours * HOUR_MS

@@ -117,21 +117,25 @@ class PaymentPipeline:
             return DeadLetter(exc.reason, exc.detail)
         return DeadLetter.if_misrouted(key, disposition.account_id) or disposition
 
-    def dispose(self, d: feedback.Disposition, stored: bytes | None) -> Disposed | DeadLetter:
+    def dispose(
+        self, d: feedback.Disposition, stored: bytes | None, partition: int = -1, offset: int = -1
+    ) -> Disposed | DeadLetter:
         """Apply a disposition to the account's stored state (a replay changes nothing)."""
         try:
             state = AccountState.loads(stored)
-            applied = feedback.apply_disposition(state, d, self._suppress_hours)
+            applied = feedback.apply_disposition(state, d, self._suppress_hours, partition, offset)
         except Exception as exc:  # a corrupt state must not stop the stream
             return DeadLetter.failed(exc)
         return Disposed(d, state.dumps() if applied else None)
 
     def apply(
-        self, event, stored: bytes | None, now_ms: int, partition: int = -1
+        self, event, stored: bytes | None, now_ms: int, partition: int = -1, offset: int = -1
     ) -> Processed | DeadLetter:
+        """One payment onto the account's stored state; ``partition`` and ``offset`` are its
+        position on the payments topic (a redelivery is recognised by it)."""
         try:
             state = AccountState.loads(stored)
-            step = self.engine.step(state, event, now_ms)
+            step = self.engine.step(state, event, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
             links = self.linker.due(state.slots, event, step.duplicate, partition)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
@@ -174,7 +178,12 @@ class PaymentPipeline:
         return (None if after == before else after), signals
 
     def apply_signal(
-        self, value: bytes | None, stored: bytes | None, now_ms: int
+        self,
+        value: bytes | None,
+        stored: bytes | None,
+        now_ms: int,
+        partition: int = -1,
+        offset: int = -1,
     ) -> Processed | DeadLetter:
         """One account-signals record onto the account's stored state (Engine.apply_signal)."""
         try:
@@ -183,7 +192,7 @@ class PaymentPipeline:
             return DeadLetter("undecodable", f"account signal: {exc}"[:500])
         try:
             state = AccountState.loads(stored)
-            step = self.engine.apply_signal(state, signal, now_ms)
+            step = self.engine.apply_signal(state, signal, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
         except Exception as exc:
             return DeadLetter.failed(exc)

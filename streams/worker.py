@@ -204,7 +204,9 @@ def build_app(
                 await to_dead_letter(message, parsed.reason, parsed.detail)
                 continue
             key = parsed.account_id.encode()
-            outcome = pipeline.apply(parsed, states.get(event, key), now_ms, message.partition)
+            outcome = pipeline.apply(
+                parsed, states.get(event, key), now_ms, message.partition, message.offset
+            )
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue
@@ -371,7 +373,9 @@ def build_app(
                 continue
             key = parsed.account_id.encode()
             async with state_lock:
-                done = pipeline.dispose(parsed, table_op(event, table.get, key))
+                done = pipeline.dispose(
+                    parsed, table_op(event, table.get, key), message.partition, message.offset
+                )
                 if isinstance(done, DeadLetter):
                     await to_dead_letter(message, done.reason, done.detail)
                     continue
@@ -450,7 +454,9 @@ def build_app(
             if not key:
                 await to_dead_letter(message, "invalid_field", "account signal without a key")
                 continue
-            outcome = pipeline.apply_signal(message.value, states.get(event, key), now_ms)
+            outcome = pipeline.apply_signal(
+                message.value, states.get(event, key), now_ms, message.partition, message.offset
+            )
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
                 continue

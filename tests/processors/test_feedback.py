@@ -19,7 +19,7 @@ from config.settings import load as load_settings
 from institutions.dispositions import build_disposition
 from processors import feedback, rules
 from processors.engine import Engine
-from processors.state import FORMAT, AccountState
+from processors.state import DISPOSITIONS, RECENT_CAP, AccountState
 from processors.validation import InvalidEvent
 from schemas.codec import AvroCodec
 from streams.pipeline import DeadLetter, Disposed, PaymentPipeline
@@ -198,48 +198,28 @@ def test_replayed_disposition_changes_nothing(engine):
 def test_suppressions_and_disposition_ids_are_bounded(engine):
     state = AccountState()
     alert = first_alert(engine, state)
-    n = max(feedback.MAX_SUPPRESSIONS, feedback.DISPOSITION_IDS_CAP) + 10
+    n = feedback.MAX_SUPPRESSIONS + 10
     for i in range(n):
         dispose(state, alert, disposition_id=f"d{i}", alert_id=f"a{i}", decided_at=NOW + i)
     assert len(state.suppressions) == feedback.MAX_SUPPRESSIONS
-    assert len(state.dispositions) == feedback.DISPOSITION_IDS_CAP
-    # The ones ending last are kept; the newest ids are remembered.
+    # The ones ending last are kept; the ring of applied ids keeps the newest few.
     assert f"a{n - 1}" in state.suppressions and "a0" not in state.suppressions
-    assert f"d{n - 1}" in state.dispositions and "d0" not in state.dispositions
+    assert len(state.rings[DISPOSITIONS]) == 2 * RECENT_CAP
+    assert dispose(state, alert, disposition_id=f"d{n - 1}", alert_id=f"a{n - 1}") is False
 
 
 # --- stored form ------------------------------------------------------------------------------
 
 
-def test_format_2_state_loads_and_keeps_detecting(engine):
-    state = AccountState()
-    alert = first_alert(engine, state)
-    current = json.loads(state.dumps())
-    assert current[0] == FORMAT == 3
-    v2 = json.dumps([2, *current[1:6]]).encode()  # what the previous build wrote
-
-    old = AccountState.loads(v2)
-    assert old.suppressions == {} and old.dispositions == {}
-    # Everything carries over; written back, it is the current format with no feedback yet.
-    assert json.loads(old.dumps()) == current and current[6:] == [{}, {}]
-    # The migrated state takes a disposition and suppresses like a new one.
-    dispose(old, alert)
-    assert alerts_of(feed(engine, old, sex_pattern(T0 + 10 * DAY))) == []
-
-
-def test_format_3_round_trip_keeps_suppressions(engine):
+def test_round_trip_keeps_suppressions_and_applied_ids(engine):
     state = AccountState()
     alert = first_alert(engine, state)
     dispose(state, alert)
     restored = AccountState.loads(state.dumps())
     assert restored.suppressions == state.suppressions
-    assert restored.dispositions == state.dispositions
+    assert restored.rings == state.rings
+    assert dispose(restored, alert) is False
 
-
-def test_unknown_format_is_refused():
-    blob = AccountState().dumps().replace(b"[3,", b"[99,", 1)
-    with pytest.raises(ValueError, match="format 99"):
-        AccountState.loads(blob)
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -370,7 +370,7 @@ def test_a_signal_for_a_disabled_indicator_is_remembered_and_ignored():
     engine, state = Engine(rules.parse(doc)), AccountState()
     res = engine.apply_signal(state, ring_signal(), NOW)
     assert not res.hits and not res.alerts and state.hits == {}
-    assert ring_signal().signal_id in state.seen
+    assert engine.apply_signal(state, ring_signal(), NOW).duplicate  # remembered
 
 
 def test_default_weights_need_a_per_account_indicator_of_the_same_typology():

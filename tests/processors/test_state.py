@@ -1,0 +1,190 @@
+"""The account state's stored form: constant-space replay recognition, bounded size at any
+account age, and in-place upgrade from the JSON format the previous build left in its changelog.
+
+``fixtures/account_state_v3.json`` was written by that build's own code (format 3, commit
+b14591e): an account half-way through a sex-trafficking pattern with 1,024 remembered ids, and
+an alerted account whose alert an analyst closed as a false positive.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from processors import feedback
+from processors.engine import Engine
+from processors.state import FORMAT, RECENT_CAP, AccountState
+from processors.validation import to_event
+from tests.processors.test_engine import (
+    DAY,
+    HOUR,
+    NOW,
+    T0,
+    alerts_of,
+    feed,
+    night_cash,
+    rec,
+    sex_pattern,
+)
+
+LEGACY = json.loads((Path(__file__).parent / "fixtures" / "account_state_v3.json").read_text())
+GROCERY = {"merchant_id": "shop", "mcc": "5411"}
+
+
+@pytest.fixture
+def engine() -> Engine:
+    from processors import rules
+
+    return Engine(rules.load())
+
+
+def grocery(i: int, t: int) -> dict:
+    return rec(f"g{i:06d}", t, merchant=GROCERY)
+
+
+# --- replays ---------------------------------------------------------------------------------
+
+
+def test_a_record_at_or_below_the_last_applied_offset_is_a_replay(engine):
+    state = AccountState()
+    pattern = sex_pattern()
+    results = [
+        engine.step(state, to_event(r, NOW), NOW, partition=3, offset=100 + i)
+        for i, r in enumerate(pattern)
+    ]
+    alert = alerts_of(results)[0]
+    blob = state.dumps()
+    restored = AccountState.loads(blob)
+    # Kafka redelivers the whole tail after a crash: every one is skipped, the trigger
+    # (the last event) re-emits its alert, and the state is unchanged.
+    again = [
+        engine.step(restored, to_event(r, NOW), NOW, partition=3, offset=100 + i)
+        for i, r in enumerate(pattern)
+    ]
+    assert all(r.duplicate for r in again)
+    assert alerts_of(again) == [alert]
+    assert restored.dumps() == blob
+
+
+def test_an_offset_on_another_partition_is_not_taken_for_a_replay(engine):
+    state = AccountState()
+    engine.step(state, to_event(grocery(0, T0), NOW), NOW, partition=0, offset=500)
+    res = engine.step(state, to_event(grocery(1, T0 + HOUR), NOW), NOW, partition=1, offset=7)
+    assert not res.duplicate
+    assert state.offsets[0] == [1, 7]
+
+
+def test_an_id_sent_again_under_a_new_offset_is_a_duplicate_while_recent(engine):
+    state = AccountState()
+    engine.step(state, to_event(grocery(0, T0), NOW), NOW, partition=0, offset=1)
+    resent = engine.step(state, to_event(grocery(0, T0), NOW), NOW, partition=0, offset=2)
+    assert resent.duplicate
+    # The ring is bounded: once RECENT_CAP newer payments came (within a day here), an id
+    # sent yet again counts as new. That is the documented price of constant space.
+    for i in range(1, RECENT_CAP + 1):
+        engine.step(state, to_event(grocery(i, T0 + i * 60_000), NOW), NOW, 0, 2 + i)
+    late = engine.step(state, to_event(grocery(0, T0), NOW), NOW, 0, 100)
+    assert not late.duplicate
+
+
+def test_the_id_ring_is_bounded_in_time(engine):
+    state = AccountState()
+    engine.step(state, to_event(grocery(0, T0), NOW), NOW)
+    engine.step(state, to_event(grocery(1, T0 + 2 * DAY), NOW), NOW)
+    assert len(state.rings[0]) == 2  # the first id is more than a day behind the watermark
+
+
+def test_offline_without_offsets_duplicates_are_caught_by_id(engine):
+    state = AccountState()
+    first = alerts_of(feed(engine, state, sex_pattern()))
+    again = feed(engine, state, sex_pattern()[-2:])
+    assert all(r.duplicate for r in again) and alerts_of(again) == first
+
+
+# --- size at any age -----------------------------------------------------------------------
+
+
+def test_stored_size_does_not_grow_with_history(engine):
+    """A year of card payments every 10 minutes: once the longest horizon (SUSTAINING_SPEND's
+    17 weeks) has filled, the stored state stops growing (the previous format grew to ~25 KB
+    on its 1,024 remembered ids)."""
+    state, now = AccountState(), T0 + 400 * DAY
+    sizes = {}
+    for i in range(50_000):
+        engine.step(state, to_event(grocery(i, T0 + i * 600_000), now), now, 0, i)
+        if i + 1 in (20_000, 50_000):
+            sizes[i + 1] = len(state.dumps())
+    assert sizes[50_000] <= sizes[20_000] + 16
+    assert sizes[50_000] < 1_024
+
+
+# --- stored form and upgrade in place ------------------------------------------------------
+
+
+def test_round_trip_is_exact(engine):
+    state = AccountState()
+    alert = alerts_of(feed(engine, state, sex_pattern()))[0]
+    d = feedback.Disposition(
+        "d1", alert["alert_id"], "bank-1", "acct-1", "SEX_TRAFFICKING", ("LATE_NIGHT_CASH",),
+        "FALSE_POSITIVE", NOW, alert["rule_set_version"],
+    )  # fmt: skip
+    assert feedback.apply_disposition(state, d, 720, partition=0, offset=9)
+    blob = state.dumps()
+    restored = AccountState.loads(blob)
+    assert restored.dumps() == blob
+    assert (restored.offsets, restored.rings, restored.slots, restored.alerts) == (
+        state.offsets, state.rings, state.slots, state.alerts,
+    )  # fmt: skip
+    assert restored.suppressions == state.suppressions and set(restored.hits) == set(state.hits)
+
+
+def test_unknown_format_is_refused():
+    blob = msgspec.msgpack.encode([99, 0])
+    with pytest.raises(ValueError, match="format 99"):
+        AccountState.loads(blob)
+    assert FORMAT == 4
+
+
+def test_legacy_state_keeps_its_history_and_completes_the_pattern(engine):
+    """The upgrade: a half-built pattern from the old changelog completes under the new
+    build, raising exactly the alert an un-upgraded run raises."""
+    old = AccountState.loads(LEGACY["half_pattern"].encode())
+    assert set(old.hits) == {"HOTEL_MULTI_CITY"} and "LATE_NIGHT_CASH" in old.slots
+    last = night_cash("n2", T0 + 2 * DAY + 23 * HOUR)
+    (alert,) = engine.step(old, to_event(last, NOW), NOW, partition=0, offset=1).alerts
+    assert alert == LEGACY["alert"]
+    # Written back in the new format it is a fraction of the old size (1,024 ids gone).
+    assert len(old.dumps()) < len(LEGACY["half_pattern"]) / 8
+
+
+def test_legacy_state_recognises_the_redeliveries_a_crash_may_bring(engine):
+    """Offsets are unknown in a legacy state, so the newest remembered ids stand in: the
+    payments a restart redelivers right after the upgrade are skipped."""
+    old = AccountState.loads(LEGACY["half_pattern"].encode())
+    before = old.dumps()
+    for r in (
+        rec("h2", 0),
+        rec("n1", 0),
+        rec("g01499", 0, merchant=GROCERY),
+    ):  # the newest ids it had applied
+        r["event_time"] = T0 + 2 * DAY
+        assert engine.step(old, to_event(r, NOW), NOW, partition=0, offset=5).duplicate
+    assert old.dumps() == before
+
+
+def test_legacy_suppressions_and_dispositions_carry_over(engine):
+    old = AccountState.loads(LEGACY["alerted_and_disposed"].encode())
+    alert = LEGACY["alert"]
+    assert alert["alert_id"] in old.suppressions
+    d = feedback.Disposition(
+        "disp-1", alert["alert_id"], "bank-1", "acct-1", "SEX_TRAFFICKING",
+        ("HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"), "FALSE_POSITIVE", NOW, alert["rule_set_version"],
+    )  # fmt: skip
+    assert not feedback.apply_disposition(old, d, 720, partition=0, offset=3)  # applied before
+    # The trigger redelivered re-emits the stored alert record.
+    trigger = night_cash("n2", T0 + 2 * DAY + 23 * HOUR)
+    again = engine.step(old, to_event(trigger, NOW), NOW, partition=0, offset=4)
+    assert again.duplicate and again.alerts == [alert]
