@@ -9,7 +9,6 @@ payments to an advertising merchant (AD_SITE_PAYMENTS).
 from __future__ import annotations
 
 import copy
-import json
 import math
 from typing import Any
 
@@ -219,7 +218,6 @@ def test_round_trip_keeps_suppressions_and_applied_ids(engine):
     assert restored.suppressions == state.suppressions
     assert restored.rings == state.rings
     assert dispose(restored, alert) is False
-
 
 
 # --- validation -------------------------------------------------------------------------------
