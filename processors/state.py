@@ -159,3 +159,50 @@ class AccountState:
             alerts=alerts,
             suppressions=suppressions,
         )
+
+
+class StateCache:
+    """Decoded account states kept between batches, so a busy account is not decoded again
+    for every payment: decoding is most of what the stored form costs (MessagePack builds
+    every list of every slot), encoding a small part.
+
+    An entry is used only while the stored bytes handed in are exactly the bytes it wrote,
+    so it needs no invalidation: a changelog restore, a rebalance or another writer changes
+    the bytes and the state is decoded afresh. Bounded to ``capacity`` accounts; the least
+    recently written go first. A caller whose step failed half-way must :meth:`forget` the
+    account, since the cached object may hold half of the change.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: dict[bytes, tuple[bytes, AccountState]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def load(self, key: bytes, stored: bytes | None) -> AccountState:
+        if stored:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == stored:
+                self.hits += 1
+                return entry[1]
+        self.misses += 1
+        return AccountState.loads(stored)
+
+    def store(self, key: bytes, state: AccountState) -> bytes:
+        blob = state.dumps()
+        if self.capacity > 0:
+            entries = self._entries
+            entries.pop(key, None)
+            entries[key] = (blob, state)
+            if len(entries) > self.capacity:
+                del entries[next(iter(entries))]
+        return blob
+
+    def forget(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

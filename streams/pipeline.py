@@ -18,7 +18,7 @@ from processors.intel import IntelIndex
 from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
 from processors.model import IndicatorHit
 from processors.rules import RuleSet
-from processors.state import AccountState
+from processors.state import StateCache
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import AvroCodec, DecodeError, codec_for
 
@@ -87,6 +87,9 @@ class PaymentPipeline:
         self._suppress_hours = settings.fp_suppress_hours
         self.engine = Engine(rules, intel=intel)
         self._max_skew_ms = settings.max_future_skew_s * 1000
+        # Decoded states of recently written accounts (processors/state.py): a hit saves the
+        # decode, which grows with the account's stored history.
+        self.states = StateCache(settings.state_cache_accounts)
 
     def use_rules(self, rules: RuleSet) -> None:
         """Switch rule sets between batches (hot reload). Account state carries over: slots
@@ -121,28 +124,34 @@ class PaymentPipeline:
         self, d: feedback.Disposition, stored: bytes | None, partition: int = -1, offset: int = -1
     ) -> Disposed | DeadLetter:
         """Apply a disposition to the account's stored state (a replay changes nothing)."""
+        key = d.account_id.encode()
         try:
-            state = AccountState.loads(stored)
+            state = self.states.load(key, stored)
             applied = feedback.apply_disposition(state, d, self._suppress_hours, partition, offset)
+            blob = self.states.store(key, state) if applied else None
         except Exception as exc:  # a corrupt state must not stop the stream
+            self.states.forget(key)
             return DeadLetter.failed(exc)
-        return Disposed(d, state.dumps() if applied else None)
+        return Disposed(d, blob)
 
     def apply(
         self, event, stored: bytes | None, now_ms: int, partition: int = -1, offset: int = -1
     ) -> Processed | DeadLetter:
         """One payment onto the account's stored state; ``partition`` and ``offset`` are its
         position on the payments topic (a redelivery is recognised by it)."""
+        key = event.account_id.encode()
         try:
-            state = AccountState.loads(stored)
+            state = self.states.load(key, stored)
             step = self.engine.step(state, event, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
             links = self.linker.due(state.slots, event, step.duplicate, partition)
+            blob = None if step.duplicate else self.states.store(key, state)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
+            self.states.forget(key)  # the cached object may hold half of the change
             return DeadLetter.failed(exc)
         return Processed(
-            account_key=event.account_id.encode(),
-            state=None if step.duplicate else state.dumps(),
+            account_key=key,
+            state=blob,
             alerts=alerts,
             hits=step.hits,
             duplicate=step.duplicate,
@@ -190,15 +199,18 @@ class PaymentPipeline:
             signal = Signal.loads(value or b"")
         except (ValueError, TypeError) as exc:
             return DeadLetter("undecodable", f"account signal: {exc}"[:500])
+        key = signal.account_id.encode()
         try:
-            state = AccountState.loads(stored)
+            state = self.states.load(key, stored)
             step = self.engine.apply_signal(state, signal, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+            blob = None if step.duplicate else self.states.store(key, state)
         except Exception as exc:
+            self.states.forget(key)
             return DeadLetter.failed(exc)
         return Processed(
-            account_key=signal.account_id.encode(),
-            state=None if step.duplicate else state.dumps(),
+            account_key=key,
+            state=blob,
             alerts=alerts,
             hits=step.hits,
             duplicate=step.duplicate,

@@ -74,6 +74,12 @@ class BucketDetector(Detector):
     def horizon_buckets(self) -> int:
         raise NotImplementedError
 
+    def evidence_buckets(self) -> int:
+        """How many of the newest buckets :meth:`evaluate` can name evidence from. Older
+        buckets only feed a baseline: their ids are dropped when a new bucket opens, so a
+        long baseline costs a few numbers a bucket in the stored state, not a list of ids."""
+        return self.horizon_buckets()
+
     def accumulate(self, bucket: list, ev: PaymentEvent) -> bool:
         """Add ``ev`` to the bucket's values; return whether it is evidence worth naming."""
         raise NotImplementedError
@@ -92,6 +98,7 @@ class BucketDetector(Detector):
             if not slot or slot[-1][0] < start:
                 bucket = [start, [], *self._zeros]
                 slot.append(bucket)
+                self._forget_old_evidence(slot, start)
             else:  # a late event for an earlier bucket: rare, so a linear search is fine
                 found = [b for b in slot if b[0] == start]
                 bucket = found[0] if found else [start, [], *self._zeros]
@@ -109,6 +116,17 @@ class BucketDetector(Detector):
             if len(ids) > 2 * self.ids_per_bucket:
                 del ids[:2]
         return self.evaluate(slot, ev)
+
+    def _forget_old_evidence(self, slot: list[list], newest: int) -> None:
+        span = self.evidence_buckets()
+        if span >= self.horizon_buckets():
+            return
+        cutoff = newest - (span - 1) * self.bucket_ms
+        for b in slot:
+            if b[0] >= cutoff:
+                break
+            if b[1]:
+                b[1] = []
 
     def today(self, slot: list[list]) -> int:
         """Start of the newest bucket (the current event's, unless it came late)."""
@@ -152,6 +170,9 @@ class BaselineBurst(BucketDetector):
 
     def horizon_buckets(self) -> int:
         return self._window_days + self._baseline_days
+
+    def evidence_buckets(self) -> int:
+        return self._window_days
 
     def accumulate(self, bucket: list, ev: PaymentEvent) -> bool:
         bucket[2] += 1

@@ -60,6 +60,9 @@ class LowPayroll(BucketDetector):
     def horizon_buckets(self) -> int:
         return self._horizon
 
+    def evidence_buckets(self) -> int:
+        return self._weeks
+
     def could_accept(
         self, account_type: str, direction: str, channel: str, mcc: int | None
     ) -> bool:

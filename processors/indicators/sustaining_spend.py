@@ -66,6 +66,9 @@ class SustainingSpend(BucketDetector):
     def horizon_buckets(self) -> int:
         return self._horizon
 
+    def evidence_buckets(self) -> int:
+        return self._recent_weeks
+
     def could_accept(
         self, account_type: str, direction: str, channel: str, mcc: int | None
     ) -> bool:

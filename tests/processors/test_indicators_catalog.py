@@ -261,6 +261,22 @@ def test_ride_burst_is_measured_against_the_accounts_own_baseline():
     assert "baseline of 4.00 a week" in hits[0].explanation
 
 
+def test_baseline_buckets_keep_counts_but_drop_their_evidence_ids():
+    """Ids of buckets older than the evidence window are never named again: they are dropped
+    when a new bucket opens, so a long baseline costs numbers, not ids, in the stored state;
+    the baseline count and the burst found on top of it are unchanged."""
+    history = [ride(f"h{w}-{i}", MON + w * WEEK + i * DAY) for w in range(8) for i in range(4)]
+    burst = [ride(f"b{i}", MON + 8 * WEEK + i * 12 * HOUR) for i in range(12)]
+    engine, state = engine_with("RIDE_SHARE_BURST"), AccountState()
+    hits = [h for r in history + burst for h in engine.step(state, to_event(r, NOW), NOW).hits]
+    slot = state.slots["RIDE_SHARE_BURST"]
+    window_start = slot[-1][0] - 6 * DAY
+    assert all(b[1] == [] for b in slot if b[0] < window_start)
+    assert sum(b[2] for b in slot if b[0] < window_start) == 32  # the baseline's rides
+    assert any(b[1] for b in slot if b[0] >= window_start)
+    check_hit(hits[-1], 12, 12, [f"b{i}" for i in range(12)])
+
+
 def test_ride_burst_rides_outside_the_window_do_not_count():
     events = [ride(f"r{i}", T0 + i * DAY) for i in range(3)]
     events += [ride(f"s{i}", T0 + 10 * DAY + i * DAY) for i in range(3)]

@@ -15,8 +15,9 @@ import msgspec
 import pytest
 
 from processors import feedback
+from processors import rules as rules_mod
 from processors.engine import Engine
-from processors.state import FORMAT, RECENT_CAP, AccountState
+from processors.state import FORMAT, RECENT_CAP, AccountState, StateCache
 from processors.validation import to_event
 from tests.processors.test_engine import (
     DAY,
@@ -188,3 +189,38 @@ def test_legacy_suppressions_and_dispositions_carry_over(engine):
     trigger = night_cash("n2", T0 + 2 * DAY + 23 * HOUR)
     again = engine.step(old, to_event(trigger, NOW), NOW, partition=0, offset=4)
     assert again.duplicate and again.alerts == [alert]
+
+
+# --- decoded states kept between batches ---------------------------------------------------
+
+
+def test_state_cache_reuses_a_state_only_for_the_bytes_it_wrote():
+    cache = StateCache(capacity=2)
+    state = AccountState(watermark=5)
+    blob = cache.store(b"a", state)
+    assert cache.load(b"a", bytes(blob)) is state  # equal bytes, e.g. read back from RocksDB
+    other = AccountState(watermark=6).dumps()  # a changelog restore wrote something else
+    fresh = cache.load(b"a", other)
+    assert fresh is not state and fresh.watermark == 6
+    assert cache.load(b"a", None) == AccountState()  # nothing stored: a new account
+    cache.store(b"b", AccountState())
+    cache.store(b"c", AccountState())
+    assert len(cache) == 2 and cache.load(b"a", blob) is not state  # least recent went
+
+
+def test_a_failed_step_is_not_left_in_the_cache():
+    """A step that fails half-way leaves the cached object half-changed: the pipeline
+    forgets it, so the next payment starts from the stored bytes. The failure here is a
+    corrupt slot: STRUCTURING appends the new entry, then cannot order it."""
+    from streams.pipeline import DeadLetter, PaymentPipeline
+    from streams.settings import load
+
+    pipe = PaymentPipeline(load(), rules_mod.load())
+    corrupt = AccountState(slots={"STRUCTURING": [["not a time", "x"]]}).dumps()
+    first = pipe.apply(to_event(grocery(0, T0), NOW), corrupt, NOW, 0, 0)
+    stored = first.state
+    near_limit = rec("s1", T0 + HOUR, amount_minor=950_000, channel="CASH_DEPOSIT",
+                     direction="CREDIT")  # fmt: skip
+    assert isinstance(pipe.apply(to_event(near_limit, NOW), stored, NOW, 0, 1), DeadLetter)
+    after = pipe.apply(to_event(grocery(2, T0 + 2 * HOUR), NOW), stored, NOW, 0, 2)
+    assert AccountState.loads(after.state).slots["STRUCTURING"] == [["not a time", "x"]]
