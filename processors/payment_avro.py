@@ -203,3 +203,14 @@ def decode_block(buf: bytes, count: int) -> list[Any]:
     if dec.pos != len(buf):
         raise ValueError(f"{len(buf) - dec.pos} bytes left after {count} records")
     return out
+
+
+def decode_message(buf: bytes, offset: int) -> Any:
+    """One record that fills ``buf`` from ``offset`` to its end (a Kafka message's body after
+    its framing header); raises if the bytes say otherwise."""
+    dec = Decoder(buf)
+    dec.pos = offset
+    record = dec.record()
+    if dec.pos != len(buf):
+        raise ValueError(f"{len(buf) - dec.pos} trailing bytes after record")
+    return record

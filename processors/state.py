@@ -188,6 +188,13 @@ class StateCache:
         self.misses += 1
         return AccountState.loads(stored)
 
+    def peek(self, key: bytes) -> bytes | None:
+        """The bytes last written for ``key``, if cached. A caller that knows the table has
+        not changed under it (the worker between rebalances) may take them for the stored
+        value and skip the table read."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
     def store(self, key: bytes, state: AccountState) -> bytes:
         blob = state.dumps()
         if self.capacity > 0:

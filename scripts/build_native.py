@@ -45,6 +45,7 @@ COMPILED = (
     "processors/state.py",
     "processors/validation.py",
     "processors/payment_avro.py",
+    "processors/keyhash.py",
     "processors/links.py",
     "processors/engine.py",
     "processors/replay.py",

@@ -11,16 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import processors
 from config.settings import Settings
 from processors import feedback
 from processors.engine import Engine
 from processors.intel import IntelIndex
 from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
 from processors.model import IndicatorHit
+from processors.payment_avro import decode_message
 from processors.rules import RuleSet
 from processors.state import StateCache
 from processors.validation import InvalidEvent, to_event
-from schemas.codec import AvroCodec, DecodeError, codec_for
+from schemas.codec import SOE_MAGIC, AvroCodec, DecodeError, codec_for
 
 
 def dead_letter_headers(
@@ -82,6 +84,14 @@ class PaymentPipeline:
         # The feed replica's index (streams/intel_feed.py); kept so a rule reload keeps it.
         self.intel = intel
         self.events: AvroCodec = codec_for("payment_event", settings.schema_registry_url)
+        # Payments in single-object framing with exactly the current schema are read by the
+        # compiled decoder of processors.payment_avro (about 1 us against fastavro's 9);
+        # anything else, and anything it refuses, by the codec, which says what is wrong.
+        self._fast_header = (
+            SOE_MAGIC + self.events.current.fingerprint
+            if processors.NATIVE and not settings.schema_registry_url
+            else None
+        )
         self.alerts: AvroCodec = codec_for("alert", settings.schema_registry_url)
         self.dispositions: AvroCodec = codec_for("disposition", settings.schema_registry_url)
         self._suppress_hours = settings.fp_suppress_hours
@@ -102,7 +112,14 @@ class PaymentPipeline:
         if value is None:
             return DeadLetter("undecodable", "message has no value (tombstone)")
         try:
-            record = self.events.decode(value)
+            record = None
+            if self._fast_header is not None and value[:10] == self._fast_header:
+                try:
+                    record = decode_message(value, 10)
+                except (IndexError, ValueError):  # UnicodeDecodeError is a ValueError
+                    record = None
+            if record is None:
+                record = self.events.decode(value)
             event = to_event(record, now_ms, self._max_skew_ms, self.engine.rules.usd_per_unit)
         except (DecodeError, InvalidEvent) as exc:
             return DeadLetter(exc.reason, exc.detail)

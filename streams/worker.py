@@ -22,6 +22,7 @@ import logging
 import time
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -34,7 +35,9 @@ from processors import feedback
 from processors import rules as rules_mod
 from processors.indicators import CATALOG
 from processors.intel import IntelIndex
+from processors.keyhash import partition_for
 from processors.model import Typology
+from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
 from streams import metrics
 from streams import router as case_router
@@ -50,9 +53,16 @@ METRICS_INTERVAL_S = 1.0
 
 
 class RebalanceSensor(faust.Sensor):
-    """Counts rebalances as Faust reports them (the app calls every sensor's hooks)."""
+    """Counts rebalances as Faust reports them (the app calls every sensor's hooks), and
+    drops the decoded states the worker keeps: after a rebalance the table may hold what
+    another worker or a changelog restore wrote."""
+
+    def __init__(self, on_start: Callable[[], None] = lambda: None) -> None:
+        super().__init__()
+        self._on_start = on_start
 
     def on_rebalance_start(self, app: faust.App) -> dict:
+        self._on_start()
         metrics.REBALANCES.inc()
         metrics.REBALANCING.set(1)
         return {}
@@ -89,15 +99,25 @@ def table_op(event: Any, op, *args):
 
 class BatchView:
     """One batch's view of a table: reads see the batch's own writes, and each key is
-    written once, at ``flush`` (one changelog record per key per batch, not per event)."""
+    written once, at ``flush`` (one changelog record per key per batch, not per event).
 
-    def __init__(self, table: Any) -> None:
+    With a ``cache`` (the pipeline's decoded states), a key whose last write is cached is
+    not read from the table at all: between rebalances this worker is the only writer of its
+    partitions, and the cache is cleared when a rebalance starts (RebalanceSensor)."""
+
+    def __init__(self, table: Any, cache: StateCache | None = None) -> None:
         self._table = table
+        self._cache = cache
         self._newest: dict[bytes, tuple[Any, bytes]] = {}  # key -> (an event of it, value)
 
     def get(self, event: Any, key: bytes) -> bytes | None:
-        if key in self._newest:
-            return self._newest[key][1]
+        newest = self._newest.get(key)
+        if newest is not None:
+            return newest[1]
+        if self._cache is not None:
+            cached = self._cache.peek(key)
+            if cached is not None:
+                return cached
         return table_op(event, self._table.get, key)
 
     def put(self, event: Any, key: bytes, value: bytes) -> None:
@@ -108,13 +128,10 @@ class BatchView:
             table_op(event, self._table.__setitem__, key, value)
 
 
-def build_app(
-    settings: Settings,
-    rules: rules_mod.RuleSet,
-    rules_feed: RulesFeed | None = None,
-    intel: IntelIndex | None = None,
-) -> faust.App:
-    app = faust.App(
+def make_app(settings: Settings) -> faust.App:
+    """The Faust app with the worker's settings and no agents: the worker builds its
+    topology on it, and the benchmark's bare agent (Faust's own floor) runs on the same."""
+    return faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="rocksdb://",
@@ -127,7 +144,7 @@ def build_app(
         # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
         producer_linger=0.005,
         # How often source offsets are committed: after a crash, at most this much input is
-        # delivered again (and skipped as seen, the state remembering event ids).
+        # delivered again (and skipped as seen, the state remembering its input offsets).
         broker_commit_interval=settings.commit_interval_ms / 1000,
         # A crashed worker's partitions are reassigned after this long; Faust's 60 s default
         # would stall a restarted worker for a minute.
@@ -142,6 +159,15 @@ def build_app(
             "write_buffer_size": 16 * 1024 * 1024,
         },
     )
+
+
+def build_app(
+    settings: Settings,
+    rules: rules_mod.RuleSet,
+    rules_feed: RulesFeed | None = None,
+    intel: IntelIndex | None = None,
+) -> faust.App:
+    app = make_app(settings)
     payments = app.topic(settings.topic_payments, partitions=settings.partitions)
     alerts_topic = app.topic(settings.topic_alerts, partitions=settings.partitions)
     dead_letters = app.topic(settings.topic_dead_letter, partitions=settings.partitions)
@@ -190,16 +216,23 @@ def build_app(
 
     async def process_batch(events: list[Any]) -> None:
         now_ms = int(time.time() * 1000)
-        states = BatchView(table)
-        duplicates = links_sent = 0
+        states = BatchView(table, pipeline.states)
+        duplicates = 0
         # Metric increments are summed per batch: one labelled inc per key, not per event.
         by_institution: Counter[str] = Counter()
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
+        links: list[tuple[bytes, bytes]] = []
+        took: list[float] = []
+        produced: list[float] = []
+        clock = time.perf_counter
         for event in events:
             message = event.message
-            started = time.perf_counter()
-            parsed = await parse_with_retry(message, now_ms)
+            started = clock()
+            try:
+                parsed = pipeline.parse(message.key, message.value, now_ms)
+            except RegistryUnavailable:
+                parsed = await parse_with_retry(message, now_ms)
             if isinstance(parsed, DeadLetter):
                 await to_dead_letter(message, parsed.reason, parsed.detail)
                 continue
@@ -215,16 +248,20 @@ def build_app(
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
             for link in outcome.links:  # cross-account: re-keyed by identifier (group_links)
-                await links_topic.send(key=link.key.encode(), value=link.dumps())
-                links_sent += 1
+                links.append((link.key.encode(), link.dumps()))
             for hit in outcome.hits:
                 hits[hit.code] += 1
             if outcome.duplicate:
                 duplicates += 1
             else:
                 by_institution[parsed.institution_id] += 1
-            metrics.PROCESSING.observe(time.perf_counter() - started)
+            took.append(clock() - started)
+            produced.append(message.timestamp)
+        await send_links(links)
         states.flush()
+        done = time.time()
+        metrics.PROCESSING.observe_batch(took)
+        metrics.EVENT_LATENCY.observe_batch([max(0.0, done - ts) for ts in produced])
         for institution, count in by_institution.items():
             metrics.EVENTS.labels(metrics.institution_label(institution)).inc(count)
         for code, count in hits.items():
@@ -233,8 +270,18 @@ def build_app(
             metrics.ALERTS.labels(typology, severity).inc(count)
         if duplicates:
             metrics.DUPLICATES.inc(duplicates)
-        if links_sent:
-            metrics.LINKS_SENT.inc(links_sent)
+        if links:
+            metrics.LINKS_SENT.inc(len(links))
+
+    async def send_links(links: list[tuple[bytes, bytes]]) -> None:
+        """Identity links, re-keyed by identifier, straight to the producer: the partition
+        is Kafka's default partitioner's (compiled, processors.keyhash), as the group table
+        has always had it, without Faust's per-message envelope."""
+        producer = app.producer
+        topic = settings.topic_identity_links
+        n = settings.partitions
+        for key, value in links:
+            await producer.send(topic, key, value, partition_for(key, n), None, None)
 
     @app.task
     async def quiet_client_logs() -> None:
@@ -331,7 +378,7 @@ def build_app(
         )
 
     metrics.RECOVERY.probe = recovery_probe
-    app.sensors.add(RebalanceSensor())
+    app.sensors.add(RebalanceSensor(pipeline.states.clear))
 
     @app.agent(payments, concurrency=1)
     async def detect(stream: faust.StreamT) -> None:
@@ -445,7 +492,7 @@ def build_app(
         """Signals onto account state (Engine.apply_signal); alerts as process_batch sends
         them. Runs under state_lock: it reads and writes account-state like detect."""
         now_ms = int(time.time() * 1000)
-        states = BatchView(table)
+        states = BatchView(table, pipeline.states)
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
         for event in events:

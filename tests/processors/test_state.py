@@ -213,7 +213,7 @@ def test_a_failed_step_is_not_left_in_the_cache():
     forgets it, so the next payment starts from the stored bytes. The failure here is a
     corrupt slot: STRUCTURING appends the new entry, then cannot order it."""
     from streams.pipeline import DeadLetter, PaymentPipeline
-    from streams.settings import load
+    from config.settings import load
 
     pipe = PaymentPipeline(load(), rules_mod.load())
     corrupt = AccountState(slots={"STRUCTURING": [["not a time", "x"]]}).dumps()
