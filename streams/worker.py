@@ -97,6 +97,40 @@ def table_op(event: Any, op, *args):
         _current_event.reset(token)
 
 
+class StateTable(faust.Table):
+    """A Faust table that records the changelog offsets it has written in memory and
+    persists them to RocksDB once a second (``persist_offsets``), instead of one RocksDB
+    write per changelog record acknowledged.
+
+    Faust keeps, in each partition's store, the newest changelog offset whose record is in
+    that store, so that recovery reads the changelog only from there. Stored a second late,
+    the offset is at worst behind the store's content: recovery then re-applies a few
+    records it already has (the newest value of each key wins, as it would anyway). It is
+    never ahead, which is the direction that could lose state.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._unpersisted: dict[Any, int] = {}
+
+    def _on_changelog_sent(self, fut: Any) -> None:
+        res = fut.result()
+        if self.app.in_transaction:  # not used by chainbreaker; Faust's own path
+            super()._on_changelog_sent(fut)
+            return
+        tp = res.topic_partition
+        if res.offset > self._unpersisted.get(tp, -1):
+            self._unpersisted[tp] = res.offset
+
+    def persist_offsets(self) -> None:
+        pending, self._unpersisted = self._unpersisted, {}
+        for tp, offset in pending.items():
+            try:
+                self.data.set_persisted_offset(tp, offset)
+            except Exception as exc:  # the partition's store closed by a rebalance meanwhile
+                log.debug("changelog offset of %s not persisted: %r", tp, exc)
+
+
 class BatchView:
     """One batch's view of a table: reads see the batch's own writes, and each key is
     written once, at ``flush`` (one changelog record per key per batch, not per event).
@@ -118,7 +152,9 @@ class BatchView:
             cached = self._cache.peek(key)
             if cached is not None:
                 return cached
-        return table_op(event, self._table.get, key)
+        # The store itself: one RocksDB read (the table's own get asks twice, once to see
+        # whether the key exists and once for its value).
+        return table_op(event, self._table.data.get, key)
 
     def put(self, event: Any, key: bytes, value: bytes) -> None:
         self._newest[key] = (event, value)
@@ -171,13 +207,16 @@ def build_app(
     payments = app.topic(settings.topic_payments, partitions=settings.partitions)
     alerts_topic = app.topic(settings.topic_alerts, partitions=settings.partitions)
     dead_letters = app.topic(settings.topic_dead_letter, partitions=settings.partitions)
-    table = app.Table(
-        "account-state",
+    table = StateTable(
+        app,
+        name="account-state",
+        beacon=app.tables.beacon,
         default=None,
         partitions=settings.partitions,
         key_type=bytes,  # bytes -> Faust's "raw" codec: the state has its own compact format
         value_type=bytes,
     )
+    app.tables.add(table)
     pipeline = PaymentPipeline(settings, rules, intel=intel)
     # Every agent that reads and writes account-state holds this for its whole batch: a batch
     # awaits sends between its read and its write, and another agent's write in between
@@ -324,6 +363,11 @@ def build_app(
 
     exported_lag: set[tuple[str, str]] = set()
 
+    @app.timer(interval=1.0)
+    async def persist_changelog_offsets() -> None:
+        for state_table in (table, groups):
+            state_table.persist_offsets()
+
     @app.timer(interval=METRICS_INTERVAL_S)
     async def export_pipeline_metrics() -> None:
         """Consumer lag per assigned payments partition and the size of the account state.
@@ -448,13 +492,16 @@ def build_app(
     # murmur2, so re-keying by account_id alone could land on another worker's partition).
     links_topic = app.topic(settings.topic_identity_links, partitions=settings.partitions)
     signals_topic = app.topic(settings.topic_account_signals, partitions=settings.partitions)
-    groups = app.Table(
-        "identity-groups",
+    groups = StateTable(
+        app,
+        name="identity-groups",
+        beacon=app.tables.beacon,
         default=None,
         partitions=settings.partitions,
         key_type=bytes,
         value_type=bytes,
     )
+    app.tables.add(groups)
 
     async def group_batch(events: list[Any]) -> None:
         """Links onto their identifier groups; signals to the accounts a group implicates.
