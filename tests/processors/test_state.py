@@ -212,8 +212,8 @@ def test_a_failed_step_is_not_left_in_the_cache():
     """A step that fails half-way leaves the cached object half-changed: the pipeline
     forgets it, so the next payment starts from the stored bytes. The failure here is a
     corrupt slot: STRUCTURING appends the new entry, then cannot order it."""
-    from streams.pipeline import DeadLetter, PaymentPipeline
     from config.settings import load
+    from streams.pipeline import DeadLetter, PaymentPipeline
 
     pipe = PaymentPipeline(load(), rules_mod.load())
     corrupt = AccountState(slots={"STRUCTURING": [["not a time", "x"]]}).dumps()
