@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from processors import feedback
+from processors.attribution import attribute
 from processors.intel import IntelIndex
 from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
@@ -56,6 +57,10 @@ class Engine:
         # were a fifth of the backtest's time; an event now visits 1.6 of 21 on average.
         # Bounded: channel and account type are free text on the wire.
         self._dispatch: dict[tuple, tuple] = {}
+        #: code -> the codes its hits explain (processors/attribution.py, rule 1)
+        self.explains: dict[str, frozenset[str]] = {
+            d.code: d.explains for d in rules.detectors if d.explains
+        }
 
     def candidates(self, ev: PaymentEvent) -> tuple:
         """The detectors whose static prefilter admits ``ev`` (accepts() still decides)."""
@@ -130,7 +135,12 @@ class Engine:
     def _score(
         self, state: AccountState, ev: PaymentEvent, new_hits: list[IndicatorHit], now_ms: int
     ) -> list[dict]:
-        """Re-score the typologies ``new_hits`` weigh on; the alerts that fire."""
+        """Re-score the typologies ``new_hits`` are attributed to; the alerts that fire.
+
+        Attribution (processors/attribution.py): explained evidence does not count, and a hit
+        of an indicator weighing on several typologies scores for one of them only, the one
+        the account's specific evidence points to, so one pattern raises one alert.
+        """
         rules = self.rules
         alerts: list[dict] = []
         # A hit counts while its own window still covers it (and never past the score window),
@@ -143,16 +153,19 @@ class Engine:
         ]
         for code in expired:
             del state.hits[code]
-        touched = {t for hit in new_hits for t in rules.weights[hit.code]}
         # Indicators an analyst called a false positive on this account score nothing here
         # until the suppression ends (processors/feedback.py); they are still detected.
         muted = feedback.suppressed_codes(state, ev.event_time)
+        active = [h for code, h in state.hits.items() if code not in muted]
+        by_typology = attribute(active, rules, self.explains)
+        new_codes = {hit.code for hit in new_hits}
+        touched = [
+            t
+            for t, contributing in by_typology.items()
+            if any(hit.code in new_codes for hit, _ in contributing)
+        ]
         for typology in sorted(touched, key=lambda t: t.value):
-            contributing = [
-                (hit, rules.weights[code][typology])
-                for code, hit in state.hits.items()
-                if code in rules.weights and typology in rules.weights[code] and code not in muted
-            ]
+            contributing = by_typology[typology]
             score = round(sum(w for _, w in contributing), 6)
             spec = rules.typologies[typology]
             if score < spec.threshold:
@@ -229,6 +242,8 @@ class Engine:
         )
         if redelivered is not None:
             return redelivered
+        if signal.case:
+            return self._network_case(state, signal, now_ms)
         weights = self.rules.weights.get(signal.code)
         det = next((d for d in self.rules.detectors if d.code == signal.code), None)
         if weights is None or det is None:
@@ -248,6 +263,30 @@ class Engine:
         )
         state.hits[signal.code] = hit
         return StepResult([hit], self._score(state, signal_event(signal), [hit], now_ms))
+
+    def _network_case(self, state: AccountState, signal: Signal, now_ms: int) -> StepResult:
+        """A network case (processors/networks.py) for which this account is the subject:
+        raised as the account's alert unless the account's own open case for the typology
+        covers it (cooldown), and then covering the account's own alerts for the typology
+        in turn, so one account carries one alert per pattern."""
+        case = signal.case
+        typology = case["typology"]
+        if case.get("rule_set_version") != self.rules.version or typology not in {
+            t.value for t in self.rules.typologies
+        }:
+            return QUIET  # raised under a rule set no longer in force
+        previous = state.alerts.get(typology)
+        if previous is not None and signal.event_time < previous[2]:
+            return QUIET
+        record = dict(case)
+        record["detected_at"] = now_ms
+        state.alerts[typology] = [
+            record["alert_id"],
+            signal.signal_id,
+            signal.event_time + self.rules.cooldown_ms,
+            record,
+        ]
+        return StepResult(alerts=[record])
 
 
 def signal_event(signal: Signal) -> PaymentEvent:

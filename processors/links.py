@@ -46,9 +46,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from processors.indicators.base import HOUR_MS, Detector, days
+from processors.indicators.collector_fan_in import CollectorFanIn
 from processors.indicators.common_beneficiary import CommonBeneficiary
 from processors.indicators.shared_identifier import LABELS, SharedIdentifier
 from processors.indicators.wage_forwarding import WageForwarding
+from processors.indicators.wages_collected import WagesCollected
 from processors.model import PaymentEvent
 
 SHARED: Final = SharedIdentifier.code
@@ -56,6 +58,19 @@ BENEFICIARY: Final = CommonBeneficiary.code
 BENEFICIARY_KIND: Final = "beneficiary"
 WAGES: Final = WageForwarding.code
 WAGE_KIND: Final = "wage_beneficiary"
+#: the code a money group's finding is recorded under on the receiving account (its owner)
+COLLECTOR: Final = CollectorFanIn.code
+CONTROLLER: Final = WagesCollected.code
+OWNER_CODE: Final = {BENEFICIARY: COLLECTOR, WAGES: CONTROLLER}
+#: a link's role in its group: a member (a sender, or a holder of the identifier), the owner
+#: of a beneficiary digest (the receiving account itself), or a report of a member's hits
+#: that changes nothing but its summary (processors/networks.py)
+MEMBER: Final = 0
+OWNER: Final = 1
+REPORT: Final = 2
+#: account-state slot: [event time the account last reported itself as owner of its
+#: beneficiary digest to the beneficiary group, the same to the wage group]
+OWNER_SLOT: Final = "~OWNER"
 #: account-state slot: [event time, US$ amount] of the account's last payroll credit
 PAYDAY_SLOT: Final = "~PAYDAY"
 #: account-state slot: {kind initial + first 16 hex digits of the hash: event time last
@@ -69,7 +84,9 @@ LINK_DUE_SLOT: Final = "~LINKDUE"
 MIN_REFRESH_MS: Final = HOUR_MS
 #: most identifiers an account state remembers having reported (newest kept)
 MAX_REPORTED: Final = 64
-FORMAT: Final = 1
+FORMAT: Final = 2  # 2: links carry a role and the member's hit summary (1 is read as role 0)
+SIGNAL_FORMAT: Final = 2  # 2: a signal may carry a network case (1 is read as none)
+GROUP_FORMAT: Final = 2  # 2: members carry role, hit summary and last report; network cases
 
 
 def _digest(*parts: str) -> str:
@@ -79,7 +96,9 @@ def _digest(*parts: str) -> str:
 @dataclass(slots=True)
 class Link:
     """One account seen carrying one identifier. ``partition`` is the payments partition the
-    account lives on (the worker sends the account's signals there; -1 offline)."""
+    account lives on (the worker sends the account's signals there; -1 offline). ``role``:
+    MEMBER, OWNER or REPORT (above). ``summary``: the account's active hits when it has any,
+    for network cases (processors/networks.py), else empty."""
 
     kind: str
     ident: str
@@ -89,6 +108,8 @@ class Link:
     event_id: str
     event_time: int
     partition: int = -1
+    role: int = MEMBER
+    summary: list = field(default_factory=list)
 
     # Written out: compiled, a dataclass's generated __init__ stays interpreted (processors.model).
     def __init__(
@@ -101,6 +122,8 @@ class Link:
         event_id: str,
         event_time: int,
         partition: int = -1,
+        role: int = MEMBER,
+        summary: list | None = None,
     ) -> None:
         self.kind = kind
         self.ident = ident
@@ -110,6 +133,8 @@ class Link:
         self.event_id = event_id
         self.event_time = event_time
         self.partition = partition
+        self.role = role
+        self.summary = [] if summary is None else summary
 
     @property
     def key(self) -> str:
@@ -122,25 +147,32 @@ class Link:
     def dumps(self) -> bytes:
         return json.dumps(
             [FORMAT, self.kind, self.ident, self.institution_id, self.account_id,
-             self.customer_id, self.event_id, self.event_time, self.partition],
+             self.customer_id, self.event_id, self.event_time, self.partition, self.role,
+             self.summary],
             separators=(",", ":"),
         ).encode()  # fmt: skip
 
     @classmethod
     def loads(cls, data: bytes) -> Link:
-        """Raises ValueError on anything but a link this build wrote."""
+        """Raises ValueError on anything but a link this build (or the one before) wrote."""
         row = json.loads(data)
-        if not isinstance(row, list) or len(row) != 9 or row[0] != FORMAT:
+        ok = isinstance(row, list) and (
+            (len(row) == 9 and row[0] == 1) or (len(row) == 11 and row[0] == FORMAT)
+        )
+        if not ok:
             raise ValueError("not an identity link record")
         link = cls(*row[1:])
         if not (isinstance(link.event_time, int) and isinstance(link.partition, int)):
             raise ValueError("identity link: bad event_time or partition")
+        if link.role not in (MEMBER, OWNER, REPORT) or not isinstance(link.summary, list):
+            raise ValueError("identity link: bad role or summary")
         return link
 
 
 @dataclass(slots=True)
 class Signal:
-    """A cross-account finding for one account, keyed by that account."""
+    """A cross-account finding for one account, keyed by that account. A signal with a
+    ``case`` carries a network case (processors/networks.py) for the account to raise."""
 
     signal_id: str
     code: str
@@ -155,6 +187,7 @@ class Signal:
     event_ids: list[str] = field(default_factory=list)  # this account's own events only
     first_event_time: int = 0
     partition: int = -1
+    case: dict = field(default_factory=dict)
 
     # Written out: compiled, a dataclass's generated __init__ stays interpreted (processors.model).
     def __init__(
@@ -172,6 +205,7 @@ class Signal:
         event_ids: list[str] | None = None,
         first_event_time: int = 0,
         partition: int = -1,
+        case: dict | None = None,
     ) -> None:
         self.signal_id = signal_id
         self.code = code
@@ -186,22 +220,29 @@ class Signal:
         self.event_ids = [] if event_ids is None else event_ids
         self.first_event_time = first_event_time
         self.partition = partition
+        self.case = {} if case is None else case
 
     def dumps(self) -> bytes:
         return json.dumps(
-            [FORMAT, self.signal_id, self.code, self.institution_id, self.account_id,
+            [SIGNAL_FORMAT, self.signal_id, self.code, self.institution_id, self.account_id,
              self.customer_id, self.event_time, self.measured, self.threshold,
              self.window_seconds, self.explanation, self.event_ids, self.first_event_time,
-             self.partition],
+             self.partition, self.case],
             separators=(",", ":"),
         ).encode()  # fmt: skip
 
     @classmethod
     def loads(cls, data: bytes) -> Signal:
         row = json.loads(data)
-        if not isinstance(row, list) or len(row) != 14 or row[0] != FORMAT:
+        ok = isinstance(row, list) and (
+            (len(row) == 14 and row[0] == 1) or (len(row) == 15 and row[0] == SIGNAL_FORMAT)
+        )
+        if not ok:
             raise ValueError("not an account signal record")
-        return cls(*row[1:])
+        signal = cls(*row[1:])
+        if not isinstance(signal.case, dict):
+            raise ValueError("account signal: bad case")
+        return signal
 
 
 @dataclass(slots=True)
@@ -209,27 +250,39 @@ class IdentifierGroup:
     """The accounts seen with one identifier: bounded and self-expiring, like AccountState.
 
     ``members``: "institution|account" -> [last seen (event time), customer id, newest event
-    id, first seen, payments partition of the account (-1 offline)]. ``since``: event time
-    the group reached the threshold (the episode), or 0.
+    id, first seen, payments partition of the account (-1 offline), role (MEMBER or OWNER),
+    hit summary (processors/networks.py), id of the last report applied]. ``since``: event
+    time the group reached the threshold (the episode), or 0. ``cases``: the network cases
+    open on the group, typology -> [cooldown until (event time), [the signals that carry
+    them, as dumped]] (processors/networks.py).
     """
 
     watermark: int = 0
     since: int = 0
     members: dict[str, list] = field(default_factory=dict)
+    cases: dict[str, list] = field(default_factory=dict)
 
     def dumps(self) -> bytes:
         return json.dumps(
-            [FORMAT, self.watermark, self.since, self.members], separators=(",", ":")
+            [GROUP_FORMAT, self.watermark, self.since, self.members, self.cases],
+            separators=(",", ":"),
         ).encode()
 
     @classmethod
     def loads(cls, data: bytes | None) -> IdentifierGroup:
         if not data:
             return cls()
-        fmt, watermark, since, members = json.loads(data)
-        if fmt != FORMAT:
+        row = json.loads(data)
+        fmt = row[0]
+        if fmt == 1:  # members without role, summary or report id; no cases
+            _fmt, watermark, since, members = row
+            for m in members.values():
+                m.extend([MEMBER, [], ""])
+            return cls(watermark, since, members, {})
+        if fmt != GROUP_FORMAT:
             raise ValueError(f"identifier group format {fmt} not understood by this build")
-        return cls(watermark, since, members)
+        _fmt, watermark, since, members, cases = row
+        return cls(watermark, since, members, cases)
 
 
 _CODE_OF_KIND: Final = {BENEFICIARY_KIND: BENEFICIARY, WAGE_KIND: WAGES}
@@ -243,10 +296,24 @@ class Linker:
         shared: SharedIdentifier | None,
         beneficiary: CommonBeneficiary | None,
         wages: WageForwarding | None = None,
+        collector: CollectorFanIn | None = None,
+        controller: WagesCollected | None = None,
     ) -> None:
         self.shared = shared
         self.beneficiary = beneficiary
         self.wages = wages
+        #: the detectors a money group's finding is recorded under on its owner (None:
+        #: disabled, and the owner is then not signalled)
+        self._owner_dets: dict[str, Detector | None] = {
+            BENEFICIARY: collector, WAGES: controller
+        }  # fmt: skip
+        #: an owner re-reports itself to a money group at most this often (a quarter of the
+        #: group's window, as holder identifiers)
+        self.owner_refresh_ms = {
+            det.code: max(MIN_REFRESH_MS, det.window_ms // 4)
+            for det in (beneficiary, wages)
+            if det is not None
+        }
         self._fields = shared.fields if shared is not None else ()
         # One C call for every holder identifier of an event (attrgetter of one name returns
         # the value itself, not a tuple, so the tuple is built here in that case).
@@ -276,7 +343,17 @@ class Linker:
     @classmethod
     def from_detectors(cls, detectors: tuple[Detector, ...]) -> Linker:
         by_code = {d.code: d for d in detectors}
-        return cls(by_code.get(SHARED), by_code.get(BENEFICIARY), by_code.get(WAGES))  # type: ignore[arg-type]
+        return cls(
+            by_code.get(SHARED),  # type: ignore[arg-type]
+            by_code.get(BENEFICIARY),  # type: ignore[arg-type]
+            by_code.get(WAGES),  # type: ignore[arg-type]
+            by_code.get(COLLECTOR),  # type: ignore[arg-type]
+            by_code.get(CONTROLLER),  # type: ignore[arg-type]
+        )
+
+    def owner_detector(self, code: str) -> Detector | None:
+        """The detector a money group's finding (``code``) is recorded under on its owner."""
+        return self._owner_dets.get(code)
 
     @property
     def enabled(self) -> bool:
@@ -293,13 +370,15 @@ class Linker:
             for kind, attr in self._fields
             if (value := getattr(ev, attr))
         ]
-        out += self.links_to_beneficiary(ev, partition)
-        return out + self._forwarded(slots, ev, partition, record=False)
+        if ev.direction == "CREDIT":
+            return out + self._owned(None, ev, partition)
+        forwarded = self._forwarded(slots, ev, partition, record=False)
+        return out + (forwarded or self.links_to_beneficiary(ev, partition))
 
     @staticmethod
-    def _link(ev: PaymentEvent, kind: str, ident: str, partition: int) -> Link:
+    def _link(ev: PaymentEvent, kind: str, ident: str, partition: int, role: int = MEMBER) -> Link:
         return Link(kind, ident, ev.institution_id, ev.account_id, ev.customer_id,
-                    ev.event_id, ev.event_time, partition)  # fmt: skip
+                    ev.event_id, ev.event_time, partition, role)  # fmt: skip
 
     def due(self, slots: dict, ev: PaymentEvent, duplicate: bool, partition: int = -1):
         """The links of ``ev`` to report now; records them in the account's ``slots``.
@@ -338,11 +417,49 @@ class Linker:
         if ev.direction == "CREDIT":
             if ev.payroll and self.wages is not None and ev.amount_usd > 0:
                 slots[PAYDAY_SLOT] = [ev.event_time, ev.amount_usd]  # a payday (WAGE_FORWARDING)
+            elif ev.channel in self._out_channels:
+                out.extend(self._owned(slots, ev, partition))
         elif ev.channel in self._out_channels:
-            if self.beneficiary is not None:
+            # One typology per piece of evidence (processors/attribution.py): a transfer that
+            # is a forwarded wage is labour evidence and does not also count as a payment
+            # to a smuggling collector.
+            forwarded = self._forwarded(slots, ev, partition, record=True)
+            if forwarded:
+                out.extend(forwarded)
+            elif self.beneficiary is not None:
                 out.extend(self.links_to_beneficiary(ev, partition))
-            if self.wages is not None:
-                out.extend(self._forwarded(slots, ev, partition, record=True))
+        return out
+
+    def _owned(self, slots: dict | None, ev: PaymentEvent, partition: int) -> list[Link]:
+        """A credit that could be one of a money group's transfers: the receiving account
+        reports itself as the owner of its own beneficiary digest, at most once per refresh
+        period per group kind (``slots`` None: unthrottled, a redelivery).
+
+        That is how a group keyed by a digest of (institution, account), as the senders'
+        payments name their beneficiary, learns which of our accounts it is: the digest of
+        the account's own institution and account id. It matches when the senders' feeds name
+        the beneficiary by the same pseudonymous account id its own institution publishes
+        (always within one institution; across institutions when they share the keyed hash).
+        """
+        if ev.payroll or ev.amount_usd < 0:
+            return []
+        out: list[Link] = []
+        mark = None if slots is None else slots.get(OWNER_SLOT)
+        ident = ""
+        for i, det in enumerate((self.beneficiary, self.wages)):
+            if det is None or ev.channel not in det.channels:  # type: ignore[attr-defined]
+                continue
+            if det is self.beneficiary and ev.amount_usd >= self._max_usd:
+                continue
+            if slots is not None:
+                if mark is None:
+                    mark = slots[OWNER_SLOT] = [0, 0]
+                if mark[i] and ev.event_time - mark[i] < self.owner_refresh_ms[det.code]:
+                    continue
+                mark[i] = ev.event_time
+            ident = ident or _digest(ev.institution_id, ev.account_id)
+            kind = BENEFICIARY_KIND if det is self.beneficiary else WAGE_KIND
+            out.append(self._link(ev, kind, ident, partition, OWNER))
         return out
 
     def _holder_links(
@@ -419,8 +536,17 @@ class LinkIndex:
 
     def __init__(self, linker: Linker) -> None:
         self.linker = linker
+        #: whether the last link added was a redelivery (network cases re-send theirs)
+        self.replayed = False
 
     def add(self, group: IdentifierGroup, link: Link) -> list[Signal]:
+        """Apply ``link`` to its group; the signals it causes.
+
+        Owners (the receiving account of a money group) are members that never count
+        towards the group's senders; once the group is a finding they are signalled with the
+        owner's code (COLLECTOR_FAN_IN, WAGES_COLLECTED). A REPORT only updates the summary
+        of a member already in the group (processors/networks.py)."""
+        self.replayed = False
         code = link.code
         det = self.linker.detector(code)
         if det is None:
@@ -430,14 +556,27 @@ class LinkIndex:
         members = group.members
         member = members.get(member_key)
         t = link.event_time
+        if link.role == REPORT:
+            self.replayed = member is not None and member[7] == link.event_id
+            if member is not None and not self.replayed:
+                member[6], member[7] = link.summary, link.event_id
+                member[4] = link.partition
+            return []
+        owner = link.role == OWNER
         replay = member is not None and member[2] == link.event_id
+        self.replayed = replay
         joined = member is None
         if member is None:
-            members[member_key] = [t, link.customer_id, link.event_id, t, link.partition]
+            role = OWNER if owner else MEMBER
+            members[member_key] = [t, link.customer_id, link.event_id, t, link.partition, role,
+                                   link.summary, ""]  # fmt: skip
         else:
             member[4] = link.partition
+            if owner:
+                member[5] = OWNER  # an owner stays one (it also pays itself, say)
             if t >= member[0] and not replay:
                 member[0], member[2] = t, link.event_id
+                member[6] = link.summary
             if t < member[3]:
                 member[3] = t
         if t > group.watermark:
@@ -445,23 +584,31 @@ class LinkIndex:
         horizon = group.watermark - det.window_ms
         if code == SHARED:
             horizon -= self.linker.refresh_ms  # last-seen is only reported every refresh_ms
+        owner_horizon = group.watermark - det.window_ms - self.linker.owner_refresh_ms.get(code, 0)
         for m in members.values():  # a loop, not any(): most groups have one member
-            if m[0] < horizon:
-                for key in [k for k, m in members.items() if m[0] < horizon]:
+            if m[0] < (owner_horizon if m[5] == OWNER else horizon):
+                for key in [
+                    k
+                    for k, m in members.items()
+                    if m[0] < (owner_horizon if m[5] == OWNER else horizon)
+                ]:
                     del members[key]
                 if member_key not in members:
                     return []  # a link older than the window: nothing to add
                 break
         cap = int(most) + 1  # one over the maximum is enough to know the group is too big
-        if len(members) > cap:
-            newest = sorted(members.items(), key=lambda km: km[1][0])[-cap:]
-            group.members = members = dict(newest)
+        senders = [k for k, m in members.items() if m[5] != OWNER]
+        if len(senders) > cap:
+            keep = sorted(senders, key=lambda k: members[k][0])[-cap:]
+            keep += [k for k, m in members.items() if m[5] == OWNER]
+            group.members = members = {k: members[k] for k in keep}
             if member_key not in members:
                 return []
-        if len(members) < need:  # fewer accounts than the customers it takes (most groups)
+            senders = [k for k, m in members.items() if m[5] != OWNER]
+        if len(senders) < need:  # fewer accounts than the customers it takes (most groups)
             group.since = 0
             return []
-        customers = {(k.split("|", 1)[0], m[1]) for k, m in members.items()}
+        customers = {(k.split("|", 1)[0], members[k][1]) for k in senders}
         n = len(customers)
         if n < need or n > most:
             group.since = 0
@@ -475,14 +622,24 @@ class LinkIndex:
             targets = [member_key]
         else:
             return []
-        return [self._signal(det, link, group, key, n, need) for key in targets]
+        out = []
+        for key in targets:
+            if members[key][5] == OWNER:
+                owner_det = self.linker.owner_detector(code)
+                if owner_det is not None:
+                    out.append(self._signal(owner_det, link, group, key, n, need, owner=True))
+            else:
+                out.append(self._signal(det, link, group, key, n, need))
+        return out
 
     def _signal(
         self, det: Detector, link: Link, group: IdentifierGroup, member_key: str, n: int,
-        need: float,
+        need: float, owner: bool = False,
     ) -> Signal:  # fmt: skip
         institution, account = member_key.split("|", 1)
-        _last, customer, event_id, first, partition = group.members[member_key]
+        _last, customer, event_id, first, partition = group.members[member_key][:5]
+        group_det = self.linker.detector(link.code) if owner else det
+        assert group_det is not None
         return Signal(
             signal_id=_digest(det.code, link.key, member_key, str(group.since)),
             code=det.code,
@@ -492,27 +649,29 @@ class LinkIndex:
             event_time=group.watermark,
             measured=float(n),
             threshold=float(need),
-            window_seconds=det.window_seconds,
-            explanation=explain(det, link.kind, link.ident, n, need),
+            window_seconds=group_det.window_seconds,
+            explanation=explain(group_det, link.kind, link.ident, n, need, owner),
             event_ids=[event_id],
             first_event_time=first,
             partition=partition,
         )
 
 
-def explain(det: Detector, kind: str, ident: str, n: int, need: float) -> str:
+def explain(det: Detector, kind: str, ident: str, n: int, need: float, owner: bool = False) -> str:
     window = days(det.params["window_hours"])
     if kind == WAGE_KIND:
         p = det.params
+        whom = "this account" if owner else f"one account (hash {ident[:8]}…)"
         return (
             f"{n} different customers each sent at least {p['min_share']:.0%} of a wage on to "
-            f"one account (hash {ident[:8]}…) within {p['forward_hours']:g} hours of payday, "
-            f"within {window}; threshold {need:g}."
+            f"{whom} within {p['forward_hours']:g} hours of payday, within {window}; "
+            f"threshold {need:g}."
         )
     if kind == BENEFICIARY_KIND:
+        whom = "this account" if owner else f"one beneficiary (hash {ident[:8]}…)"
         return (
             f"{n} different customers sent transfers under US${det.params['max_amount_usd']:,g} "
-            f"each to one beneficiary (hash {ident[:8]}…) within {window}; threshold {need:g}."
+            f"each to {whom} within {window}; threshold {need:g}."
         )
     return (
         f"{n} customers' accounts share one {LABELS.get(kind, kind)} (keyed hash "

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.engine import Engine, StepResult
-from processors.links import IdentifierGroup, Linker, LinkIndex, Signal
+from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
+from processors.networks import Networks
 from processors.state import AccountState
 from processors.validation import InvalidEvent, to_event
 
@@ -84,8 +85,8 @@ def run(
     # direct call is cheaper than one through a local alias.
     linker = Linker.from_detectors(engine.rules.detectors)
     links_on = linker.enabled
-    link_index = LinkIndex(linker)
-    groups: dict[str, IdentifierGroup] = {}
+    hop = _Hop(engine, LinkIndex(linker), Networks(engine.rules, engine.explains), states,
+               now_ms, hits, alerts)  # fmt: skip
     # The states are millions of small lists and dicts that live to the end; the cyclic
     # collector would rescan them over and over (the loop makes no reference cycles).
     gc_enabled = gc.isenabled()
@@ -121,12 +122,14 @@ def run(
             else:
                 processed += 1
             if links_on:
-                for link in linker.due(state.slots, ev, res.duplicate):
-                    group = groups.get(link.key)
-                    if group is None:
-                        group = groups[link.key] = IdentifierGroup()
-                    for signal in link_index.add(group, link):
-                        _apply_signal(engine, states, signal, now_ms, hits, alerts)
+                links = linker.due(state.slots, ev, res.duplicate)
+                if links or res.hits:
+                    who = (ev.institution_id, acct, ev.customer_id)
+                    links = hop.networks.outgoing(
+                        state, links, bool(res.hits), ev.event_id, ev.event_time, who
+                    )
+                    if links:
+                        hop.send(links)
             if res.hits or res.alerts:  # alerts alone: a duplicate re-emitting its alert
                 _record(res, acct, ev.event_time, hits, alerts)
     finally:
@@ -140,20 +143,59 @@ def run(
     return result
 
 
-def _apply_signal(
-    engine: Engine,
-    states: dict[str, AccountState],
-    signal: Signal,
-    now_ms: int,
-    hits: dict[tuple[str, str], list[int]],
-    alerts: dict[str, dict],
-) -> None:
-    """A cross-account signal onto its account's state, recorded as the worker would."""
-    state = states.get(signal.account_id)
-    if state is None:
-        state = states[signal.account_id] = AccountState()
-    res = engine.apply_signal(state, signal, now_ms)
-    _record(res, signal.account_id, signal.event_time, hits, alerts)
+class _Hop:
+    """The cross-account hop, inline: links onto their groups (a dict here, a re-keyed topic
+    and table in the worker), signals onto their accounts' states, the REPORT links those
+    raise back onto the groups, and the network cases the groups open."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        index: LinkIndex,
+        networks: Networks,
+        states: dict[str, AccountState],
+        now_ms: int,
+        hits: dict[tuple[str, str], list[int]],
+        alerts: dict[str, dict],
+    ) -> None:
+        self.engine = engine
+        self.index = index
+        self.networks = networks
+        self.states = states
+        self.now_ms = now_ms
+        self.hits = hits
+        self.alerts = alerts
+        self.groups: dict[str, IdentifierGroup] = {}
+
+    def send(self, links: list[Link]) -> None:
+        pending = list(links)
+        i = 0
+        while i < len(pending):  # reports raised by signals queue behind the links before them
+            link = pending[i]
+            i += 1
+            group = self.groups.get(link.key)
+            if group is None:
+                group = self.groups[link.key] = IdentifierGroup()
+            signals = self.index.add(group, link)
+            signals += self.networks.cases(group, link.key, self.index.replayed, self.now_ms)
+            for signal in signals:
+                pending += self._apply_signal(signal)
+
+    def _apply_signal(self, signal: Signal) -> list[Link]:
+        """A cross-account signal onto its account's state, recorded as the worker would;
+        the REPORT links its new hit raises."""
+        state = self.states.get(signal.account_id)
+        if state is None:
+            state = self.states[signal.account_id] = AccountState()
+        res = self.engine.apply_signal(state, signal, self.now_ms)
+        _record(res, signal.account_id, signal.event_time, self.hits, self.alerts)
+        # A new hit, or a network case now open on the account: the groups it belongs to
+        # hear of it (a case covers its network: processors/networks.py).
+        changed = bool(res.hits) or (bool(signal.case) and bool(res.alerts) and not res.duplicate)
+        if not changed:
+            return []
+        who = (signal.institution_id, signal.account_id, signal.customer_id)
+        return self.networks.outgoing(state, [], True, signal.signal_id, signal.event_time, who)
 
 
 def _record(

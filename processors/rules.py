@@ -29,6 +29,16 @@ class TypologyRule:
 
 
 @dataclass(frozen=True)
+class NetworkRule:
+    """When linked accounts make one case (processors/networks.py): a link group of between
+    ``min_customers`` and ``max_customers`` distinct customers."""
+
+    enabled: bool = True
+    min_customers: int = 2
+    max_customers: int = 20
+
+
+@dataclass(frozen=True)
 class RuleSet:
     version: str
     score_window_ms: int
@@ -41,6 +51,7 @@ class RuleSet:
     #: by the rule set's ``fx_usd_per_unit``. An event in a currency without a rate cannot
     #: trip USD thresholds (amount_usd -1), so an institution trading in it must add one.
     usd_per_unit: dict[str, float]
+    networks: NetworkRule = NetworkRule()
 
     def severity(self, score: float) -> Severity:
         for floor, level in self.severity_bands:
@@ -72,8 +83,8 @@ def _keys(obj: Any, path: str, allowed: set[str], required: set[str]) -> None:
 
 def parse(doc: Any) -> RuleSet:
     top = {"version", "description", "score_window_hours", "cooldown_hours"}
-    top |= {"severity_bands", "typologies", "indicators", "fx_usd_per_unit"}
-    _keys(doc, "<root>", top, top - {"description", "fx_usd_per_unit"})
+    top |= {"severity_bands", "typologies", "indicators", "fx_usd_per_unit", "networks"}
+    _keys(doc, "<root>", top, top - {"description", "fx_usd_per_unit", "networks"})
     version = doc["version"]
     _expect(isinstance(version, str) and version != "", "version", "must be a non-empty string")
 
@@ -136,6 +147,7 @@ def parse(doc: Any) -> RuleSet:
         usd_per_unit[code] = _number(rate, f"fx_usd_per_unit.{code}")
 
     return RuleSet(
+        networks=_networks(doc.get("networks", {})),
         version=version,
         score_window_ms=int(_number(doc["score_window_hours"], "score_window_hours") * 3_600_000),
         cooldown_ms=int(_number(doc["cooldown_hours"], "cooldown_hours") * 3_600_000),
@@ -145,6 +157,23 @@ def parse(doc: Any) -> RuleSet:
         weights=weights,
         usd_per_unit=usd_per_unit,
     )
+
+
+def _networks(spec: Any) -> NetworkRule:
+    allowed = {"enabled", "min_customers", "max_customers"}
+    _keys(spec, "networks", allowed, set())
+    enabled = spec.get("enabled", True)
+    _expect(isinstance(enabled, bool), "networks.enabled", "must be true or false")
+    low = spec.get("min_customers", NetworkRule.min_customers)
+    high = spec.get("max_customers", NetworkRule.max_customers)
+    for key, value in (("min_customers", low), ("max_customers", high)):
+        _number(value, f"networks.{key}")
+        _expect(
+            float(value).is_integer(), f"networks.{key}", f"must be a whole number, got {value!r}"
+        )
+    _expect(low >= 2, "networks.min_customers", f"must be at least 2, got {low!r}")
+    _expect(high >= low, "networks.max_customers", "must not be below min_customers")
+    return NetworkRule(enabled, int(low), int(high))
 
 
 def default_document() -> dict[str, Any]:

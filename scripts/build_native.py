@@ -47,6 +47,8 @@ COMPILED = (
     "processors/payment_avro.py",
     "processors/keyhash.py",
     "processors/links.py",
+    "processors/attribution.py",
+    "processors/networks.py",
     "processors/engine.py",
     "processors/replay.py",
     "processors/indicators/*.py",

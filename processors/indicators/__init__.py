@@ -10,6 +10,7 @@ from processors.indicators.after_hours_adult_services import AfterHoursAdultServ
 from processors.indicators.base import Detector
 from processors.indicators.cash_front_business import CashFrontBusiness
 from processors.indicators.cash_in_wire_out import CashInWireOut
+from processors.indicators.collector_fan_in import CollectorFanIn
 from processors.indicators.common_beneficiary import CommonBeneficiary
 from processors.indicators.crypto_small_multiples import CryptoSmallMultiples
 from processors.indicators.frequent_travel import FrequentTravel
@@ -27,6 +28,7 @@ from processors.indicators.sustaining_spend import SustainingSpend
 from processors.indicators.unlicensed_recruiter import UnlicensedRecruiter
 from processors.indicators.wage_capture import WageCapture
 from processors.indicators.wage_forwarding import WageForwarding
+from processors.indicators.wages_collected import WagesCollected
 
 CATALOG: dict[str, type[Detector]] = {
     cls.code: cls
@@ -52,6 +54,8 @@ CATALOG: dict[str, type[Detector]] = {
         SharedIdentifier,
         CommonBeneficiary,
         WageForwarding,
+        CollectorFanIn,
+        WagesCollected,
     )
 }
 

@@ -27,6 +27,9 @@ class Detector:
     defaults: ClassVar[dict] = {"window_hours": 168}
     #: Whether the detector consults the shared intelligence feed (processors/intel.py).
     uses_intel: ClassVar[bool] = False
+    #: Codes whose hits this one explains when both rest on the same events: those then do
+    #: not score (processors/attribution.py, rule 1). Declared by the more specific finding.
+    explains: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **params) -> None:
         self.params = {**self.defaults, **params}

@@ -1,0 +1,110 @@
+"""One typology per piece of evidence: which active hits score for which typology.
+
+An account (or a network of linked accounts, processors/networks.py) often carries red flags
+of several typologies at once. Scoring every hit for every typology it weighs on made one
+pattern raise two alerts: labour victims sharing a bunkhouse address and forwarding their
+wages to one controller also crossed the smuggling threshold (in the independent evaluation
+of 2026-12-01, 28 of 30 smuggling alerts of one seed were labour workers already alerted for
+labour). The sources ask for the typologies to be told apart (UNU 25 Keys, key 10a), not for
+the same evidence to be filed twice. The rule, applied every time an account is scored:
+
+1. **Explained evidence does not count.** An indicator may declare that it *explains* others
+   (``Detector.explains``): wages forwarded right after payday (WAGES_COLLECTED, at the
+   receiving account) are what a collector's many incoming transfers are, so a
+   COLLECTOR_FAN_IN hit resting on the same credits (overlapping evidence events or periods)
+   is dropped. The link side does the same for the senders: a transfer that qualifies as a
+   forwarded wage makes a WAGE_FORWARDING link and not a COMMON_BENEFICIARY one
+   (processors/links.py), so it never counts as a smuggling fee.
+2. **Specific evidence first.** A hit of an indicator that weighs on one typology only is
+   *specific* evidence and scores for that typology.
+3. **Ambiguous evidence follows the specific.** A hit of an indicator that weighs on several
+   typologies (a shared address, hotels in several cities, structuring) scores for exactly
+   one of them: the one with the most specific evidence on the account. With no specific
+   evidence for any of them, the one the account's ambiguous evidence as a whole weighs most
+   on; a tie goes to the typology listed first in the rule set (so the ambiguous hits of an
+   account stay together on one typology). So a shared bunkhouse
+   address next to forwarded wages is labour evidence, not smuggling evidence, and a shared
+   address next to structuring is one labour alert, not a labour and a smuggling alert.
+
+Consequences: a hit never scores twice; an account crosses the threshold of a second
+typology only on that typology's own specific evidence (plus ambiguous evidence that fits it
+best), so one pattern raises one alert. Removing evidence from a typology can never raise an
+alert, so the engine re-scores only the typologies new hits are attributed to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from processors.model import IndicatorHit, Typology
+from processors.rules import RuleSet
+
+
+def overlaps(a: IndicatorHit, b: IndicatorHit) -> bool:
+    """Whether two hits rest on the same events: a common evidence id, or (for hits from
+    cross-account signals, which name only the account's newest event) overlapping periods."""
+    if not set(a.event_ids).isdisjoint(b.event_ids):
+        return True
+    a0 = a.first_event_time or a.detected_event_time
+    b0 = b.first_event_time or b.detected_event_time
+    a1 = a.last_event_time or a.detected_event_time
+    b1 = b.last_event_time or b.detected_event_time
+    return a0 <= b1 and b0 <= a1
+
+
+def unexplained(
+    hits: list[IndicatorHit], explains: dict[str, frozenset[str]]
+) -> list[IndicatorHit]:
+    """Rule 1: ``hits`` without those another of them explains."""
+    if len(hits) < 2:
+        return hits
+    dropped: set[int] = set()
+    for i, a in enumerate(hits):
+        covers = explains.get(a.code)
+        if not covers:
+            continue
+        for j, b in enumerate(hits):
+            if j != i and b.code in covers and overlaps(a, b):
+                dropped.add(j)
+    if not dropped:
+        return hits
+    return [h for j, h in enumerate(hits) if j not in dropped]
+
+
+def attribute(
+    hits: Iterable[IndicatorHit], rules: RuleSet, explains: dict[str, frozenset[str]]
+) -> dict[Typology, list[tuple[IndicatorHit, float]]]:
+    """Rules 1-3: typology -> the hits that score for it, each with its weight there.
+
+    ``hits`` are the active, unmuted hits (one per indicator code); codes the rule set does
+    not weigh are ignored."""
+    weights = rules.weights
+    kept = unexplained([h for h in hits if h.code in weights], explains)
+    out: dict[Typology, list[tuple[IndicatorHit, float]]] = {}
+    specific: dict[Typology, float] = {}
+    shared: list[IndicatorHit] = []
+    for hit in kept:
+        w = weights[hit.code]
+        if len(w) == 1:
+            for typology, weight in w.items():
+                out.setdefault(typology, []).append((hit, weight))
+                specific[typology] = round(specific.get(typology, 0.0) + weight, 6)
+        elif w:
+            shared.append(hit)
+    if not shared:
+        return out
+    # What the ambiguous evidence as a whole supports, per typology: with no specific
+    # evidence, every ambiguous hit goes to the typology the whole of it weighs most on.
+    overall: dict[Typology, float] = {}
+    for hit in shared:
+        for typology, weight in weights[hit.code].items():
+            overall[typology] = round(overall.get(typology, 0.0) + weight, 6)
+    order = {t: -i for i, t in enumerate(rules.typologies)}
+    for hit in shared:
+        w = weights[hit.code]
+        best = max(
+            w,
+            key=lambda t: (specific.get(t, 0.0), overall[t], order.get(t, -99)),
+        )
+        out.setdefault(best, []).append((hit, w[best]))
+    return out
