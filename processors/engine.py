@@ -216,6 +216,7 @@ class Engine:
             "sar_key_term": spec.sar_key_term,
             "sar_field": spec.sar_field,
             "rule_set_version": self.rules.version,
+            "network": None,  # an account's own alert (processors/networks.py sets it)
         }
 
     def apply_signal(

@@ -133,7 +133,7 @@ def summary(state: AccountState, rules: RuleSet) -> list:
         return []
     rows.sort(key=lambda r: r[0])
     alerted = {
-        typ: [rec[2], rec[3].get("network", {}).get("network_id", "")]
+        typ: [rec[2], (rec[3].get("network") or {}).get("network_id", "")]
         for typ, rec in state.alerts.items()
         if rec[2] > t
     }

@@ -30,7 +30,7 @@ CONFLUENT_MAGIC = 0
 # Every version of each contract this build can read, oldest first; the last is what it writes.
 SCHEMA_VERSIONS: dict[str, tuple[str, ...]] = {
     "payment_event": ("payment_event.v1.avsc", "payment_event.avsc"),
-    "alert": ("alert.avsc",),
+    "alert": ("alert.v1.avsc", "alert.avsc"),
     "disposition": ("disposition.avsc",),
     "intel_entry": ("intel_entry.avsc",),
 }
