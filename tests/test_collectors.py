@@ -276,11 +276,18 @@ def test_an_owner_joining_a_group_already_found_is_signalled():
 def test_a_forwarded_wage_is_a_wage_link_and_not_also_a_beneficiary_link():
     slots: dict = {}
     lk = linker()
-    pay = payment("p1", T0, "w1", direction="CREDIT", channel="ACH", payroll=True,
-                  amount_minor=90_000)  # fmt: skip
+    pay = payment(
+        "p1", T0, "w1", direction="CREDIT", channel="ACH", payroll=True, amount_minor=90_000
+    )
     assert lk.due(slots, to_event(pay, NOW), False) == []
-    wire = payment("s1", T0 + 3 * HOUR, "w1", channel="WIRE", amount_minor=80_000,
-                   counterparty={"account_id": "boss", "institution_id": "bank-x"})  # fmt: skip
+    wire = payment(
+        "s1",
+        T0 + 3 * HOUR,
+        "w1",
+        channel="WIRE",
+        amount_minor=80_000,
+        counterparty={"account_id": "boss", "institution_id": "bank-x"},
+    )
     out = lk.due(slots, to_event(wire, NOW), False)
     assert [x.code for x in out] == [WAGES]
     # The same wire with no payday before it is a payment to a beneficiary.
@@ -294,11 +301,24 @@ def test_the_wage_group_signals_its_owner_with_the_controller_code():
     for i in range(3):
         slots: dict = {}
         lk = linker()
-        pay = payment(f"p{i}", T0, f"w{i}", direction="CREDIT", channel="ACH", payroll=True,
-                      amount_minor=90_000)  # fmt: skip
+        pay = payment(
+            f"p{i}",
+            T0,
+            f"w{i}",
+            direction="CREDIT",
+            channel="ACH",
+            payroll=True,
+            amount_minor=90_000,
+        )
         lk.due(slots, to_event(pay, NOW), False)
-        send = payment(f"s{i}", T0 + HOUR, f"w{i}", channel="P2P", amount_minor=80_000,
-                       counterparty={"account_id": "boss", "institution_id": "bank-test"})  # fmt: skip
+        send = payment(
+            f"s{i}",
+            T0 + HOUR,
+            f"w{i}",
+            channel="P2P",
+            amount_minor=80_000,
+            counterparty={"account_id": "boss", "institution_id": "bank-test"},
+        )
         links += lk.due(slots, to_event(send, NOW), False)
     _, signals = feed_group(owner + links)
     by_account = {s.account_id: s.code for s in signals[-1]}

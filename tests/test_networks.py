@@ -31,10 +31,16 @@ PHONE = "3f2a" + "ab" * 30
 def ads(account: str, t: int, phone: str = PHONE, institution: str = "bank-a", n: int = 3):
     """Posting fees at a generic advertising merchant, small multiples of $3: AD_SITE (0.6)."""
     return [
-        payment(f"{account}-ad{i}", t + i * DAY, account, channel="CARD_NOT_PRESENT",
-                amount_minor=300 * (i + 1) * 4, institution_id=institution,
-                merchant={"merchant_id": "gen-ad", "mcc": "7311", "country": "US"},
-                holder_phone_hash=phone)  # fmt: skip
+        payment(
+            f"{account}-ad{i}",
+            t + i * DAY,
+            account,
+            channel="CARD_NOT_PRESENT",
+            amount_minor=300 * (i + 1) * 4,
+            institution_id=institution,
+            merchant={"merchant_id": "gen-ad", "mcc": "7311", "country": "US"},
+            holder_phone_hash=phone,
+        )
         for i in range(n)
     ]
 
@@ -42,10 +48,14 @@ def ads(account: str, t: int, phone: str = PHONE, institution: str = "bank-a", n
 def motels(account: str, t: int, phone: str = PHONE, institution: str = "bank-a"):
     """Motels in three cities in three nights: HOTEL_MULTI_CITY (0.5 sex, 0.3 labour)."""
     return [
-        payment(f"{account}-h{i}", t + i * DAY, account, institution_id=institution,
-                merchant={"merchant_id": f"h-{city}", "mcc": "7011", "city": city,
-                          "country": "US"},
-                holder_phone_hash=phone)  # fmt: skip
+        payment(
+            f"{account}-h{i}",
+            t + i * DAY,
+            account,
+            institution_id=institution,
+            merchant={"merchant_id": f"h-{city}", "mcc": "7011", "city": city, "country": "US"},
+            holder_phone_hash=phone,
+        )
         for i, city in enumerate(("Reno", "Fresno", "Boise"))
     ]
 
@@ -53,9 +63,14 @@ def motels(account: str, t: int, phone: str = PHONE, institution: str = "bank-a"
 def rides(account: str, t: int, phone: str = PHONE, institution: str = "bank-a"):
     """Six taxi rides in a week with no history: RIDE_SHARE_BURST (0.3 sex, 0.2 labour)."""
     return [
-        payment(f"{account}-r{i}", t + i * HOUR * 20, account, institution_id=institution,
-                merchant={"merchant_id": "taxi", "mcc": "4121", "city": "Reno", "country": "US"},
-                holder_phone_hash=phone)  # fmt: skip
+        payment(
+            f"{account}-r{i}",
+            t + i * HOUR * 20,
+            account,
+            institution_id=institution,
+            merchant={"merchant_id": "taxi", "mcc": "4121", "city": "Reno", "country": "US"},
+            holder_phone_hash=phone,
+        )
         for i in range(6)
     ]
 
@@ -116,7 +131,9 @@ def test_networks_can_be_turned_off():
 
 
 def test_a_case_across_institutions_shows_each_only_its_own_members():
-    res = backtest(ads("victim", T0, institution="bank-a") + motels("boss", T0, institution="bank-b"))
+    res = backtest(
+        ads("victim", T0, institution="bank-a") + motels("boss", T0, institution="bank-b")
+    )
     found = {c["institution_id"]: c for c in cases(res)}
     assert set(found) == {"bank-a", "bank-b"}
     a, b = found["bank-a"], found["bank-b"]
@@ -139,15 +156,18 @@ def test_members_alerted_alone_are_not_put_in_a_second_case():
     alone = []
     for acct in ("v1", "v2"):
         alone += ads(acct, T0, phone=None) + motels(acct, T0, phone=None)
-    linked = [payment(f"{a}-late", T0 + 4 * DAY, a, institution_id="bank-a",
-                      holder_phone_hash=PHONE) for a in ("v1", "v2")]  # fmt: skip
+    linked = [
+        payment(f"{a}-late", T0 + 4 * DAY, a, institution_id="bank-a", holder_phone_hash=PHONE)
+        for a in ("v1", "v2")
+    ]
     res = backtest(alone + linked)
     assert sorted(a["account_id"] for a in res.alerts.values()) == ["v1", "v2"]
     assert cases(res) == []
     # Linked to an account alerted alone, a member paying motels in three cities is the
     # network's subject (the ring's controller, say); the alerted member is listed with it.
-    res = backtest(ads("v1", T0, phone=None) + motels("v1", T0, phone=None)
-                   + motels("v2", T0) + [linked[0]])  # fmt: skip
+    res = backtest(
+        ads("v1", T0, phone=None) + motels("v1", T0, phone=None) + motels("v2", T0) + [linked[0]]
+    )
     assert [c["account_id"] for c in cases(res)] == ["v2"]
     listed = {m["account_id"]: m["alerts_alone"] for m in cases(res)[0]["network"]["members"]}
     assert listed == {"v2": False, "v1": True}
@@ -169,8 +189,14 @@ def test_senders_whose_only_flag_is_paying_one_beneficiary_are_context_not_subje
     """Five relatives remit to one beneficiary abroad; each also makes one weak smuggling
     flag of its own elsewhere? No: only the beneficiary finding (0.3 each, counted once)."""
     recs = [
-        payment(f"s{i}", T0 + i * HOUR, f"sender-{i}", channel="REMITTANCE", amount_minor=150_000,
-                counterparty={"account_id": "abroad", "institution_id": "bank-far"})  # fmt: skip
+        payment(
+            f"s{i}",
+            T0 + i * HOUR,
+            f"sender-{i}",
+            channel="REMITTANCE",
+            amount_minor=150_000,
+            counterparty={"account_id": "abroad", "institution_id": "bank-far"},
+        )
         for i in range(5)
     ]
     res = backtest(recs)
@@ -191,8 +217,22 @@ def test_a_replayed_link_re_sends_the_case_and_the_subject_raises_it_once():
 def test_a_case_signal_raises_the_alert_once_and_respects_the_rule_set_in_force():
     res = backtest(ads("victim", T0) + motels("boss", T0 + HOUR))
     case = cases(res)[0]
-    sig = Signal("sig-1", NETWORK_CASE, "bank-a", "victim", "cust-victim", T0 + 5 * DAY, 1.1,
-                 1.0, 1209600, "case", [], T0, -1, case)  # fmt: skip
+    sig = Signal(
+        "sig-1",
+        NETWORK_CASE,
+        "bank-a",
+        "victim",
+        "cust-victim",
+        T0 + 5 * DAY,
+        1.1,
+        1.0,
+        1209600,
+        "case",
+        [],
+        T0,
+        -1,
+        case,
+    )
     assert Signal.loads(sig.dumps()) == sig
     engine, state = Engine(RULES), AccountState()
     first = engine.apply_signal(state, sig, NOW)
@@ -200,8 +240,22 @@ def test_a_case_signal_raises_the_alert_once_and_respects_the_rule_set_in_force(
     again = engine.apply_signal(state, sig, NOW)
     assert again.duplicate and [a["alert_id"] for a in again.alerts] == [case["alert_id"]]
     stale = dict(case, rule_set_version="1999.1")
-    old = Signal("sig-2", NETWORK_CASE, "bank-a", "victim", "cust-victim", T0, 1.1, 1.0,
-                 1209600, "case", [], T0, -1, stale)  # fmt: skip
+    old = Signal(
+        "sig-2",
+        NETWORK_CASE,
+        "bank-a",
+        "victim",
+        "cust-victim",
+        T0,
+        1.1,
+        1.0,
+        1209600,
+        "case",
+        [],
+        T0,
+        -1,
+        stale,
+    )
     assert not engine.apply_signal(AccountState(), old, NOW).alerts
 
 
@@ -212,16 +266,42 @@ def bunkhouse(n: int = 3, address: str = "ad" * 32) -> list[dict]:
     out = []
     for i in range(n):
         w = f"worker-{i}"
-        out.append(payment(f"{w}-pay", T0 + i * 60_000, w, direction="CREDIT", channel="ACH",
-                           payroll=True, amount_minor=90_000, holder_address_hash=address,
-                           counterparty={"account_id": "farm", "institution_id": "bank-f"}))
-        out.append(payment(f"{w}-fwd", T0 + 2 * HOUR + i * 60_000, w, channel="WIRE",
-                           amount_minor=80_000, holder_address_hash=address,
-                           counterparty={"account_id": "boss", "institution_id": "bank-test"}))
-        out.append(payment(f"boss-in-{i}", T0 + 2 * HOUR + i * 60_000 + 1, "boss",
-                           direction="CREDIT", channel="WIRE", amount_minor=80_000,
-                           counterparty={"account_id": w, "institution_id": "bank-test"}))
-    return out  # fmt: skip
+        out.append(
+            payment(
+                f"{w}-pay",
+                T0 + i * 60_000,
+                w,
+                direction="CREDIT",
+                channel="ACH",
+                payroll=True,
+                amount_minor=90_000,
+                holder_address_hash=address,
+                counterparty={"account_id": "farm", "institution_id": "bank-f"},
+            )
+        )
+        out.append(
+            payment(
+                f"{w}-fwd",
+                T0 + 2 * HOUR + i * 60_000,
+                w,
+                channel="WIRE",
+                amount_minor=80_000,
+                holder_address_hash=address,
+                counterparty={"account_id": "boss", "institution_id": "bank-test"},
+            )
+        )
+        out.append(
+            payment(
+                f"boss-in-{i}",
+                T0 + 2 * HOUR + i * 60_000 + 1,
+                "boss",
+                direction="CREDIT",
+                channel="WIRE",
+                amount_minor=80_000,
+                counterparty={"account_id": w, "institution_id": "bank-test"},
+            )
+        )
+    return out
 
 
 def test_the_bunkhouse_makes_labour_alerts_and_a_case_on_the_controller_and_no_smuggling():
