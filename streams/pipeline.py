@@ -18,6 +18,7 @@ from processors.engine import Engine
 from processors.intel import IntelIndex
 from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
 from processors.model import IndicatorHit
+from processors.networks import Networks
 from processors.payment_avro import decode_message
 from processors.rules import RuleSet
 from processors.state import StateCache
@@ -162,6 +163,11 @@ class PaymentPipeline:
             step = self.engine.step(state, event, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
             links = self.linker.due(state.slots, event, step.duplicate, partition)
+            if links or step.hits:  # hit summaries for network cases (processors/networks.py)
+                who = (event.institution_id, event.account_id, event.customer_id)
+                links = self.networks.outgoing(
+                    state, links, bool(step.hits), event.event_id, event.event_time, who, partition
+                )
             blob = None if step.duplicate else self.states.store(key, state)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
             self.states.forget(key)  # the cached object may hold half of the change
@@ -186,10 +192,23 @@ class PaymentPipeline:
             cached = self._linker = (self.engine, linker)
         return cached[1]
 
-    def add_link(self, value: bytes | None, stored: bytes | None):
+    @property
+    def networks(self) -> Networks:
+        """The network-case rules of the engine in force (rebuilt after a hot rule reload)."""
+        cached = getattr(self, "_networks", None)
+        if cached is None or cached[0] is not self.engine:
+            cached = self._networks = (
+                self.engine,
+                Networks(self.engine.rules, self.engine.explains),
+            )
+        return cached[1]
+
+    def add_link(self, value: bytes | None, stored: bytes | None, now_ms: int = 0):
         """One identity-links record onto its identifier's group.
 
-        Returns (new group bytes or None when unchanged, signals) or a DeadLetter."""
+        Returns (new group bytes or None when unchanged, signals) or a DeadLetter. The
+        signals include the network cases the group opens (processors/networks.py), each
+        addressed to its subject account like any other signal."""
         try:
             link = Link.loads(value or b"")
         except (ValueError, TypeError) as exc:
@@ -197,7 +216,9 @@ class PaymentPipeline:
         try:
             group = IdentifierGroup.loads(stored)
             before = group.dumps() if stored else None
-            signals = LinkIndex(self.linker).add(group, link)
+            index = LinkIndex(self.linker)
+            signals = index.add(group, link)
+            signals += self.networks.cases(group, link.key, index.replayed, now_ms)
             after = group.dumps()
         except Exception as exc:  # a corrupt group must not stop the stream
             return DeadLetter.failed(exc)
@@ -221,6 +242,14 @@ class PaymentPipeline:
             state = self.states.load(key, stored)
             step = self.engine.apply_signal(state, signal, now_ms, partition, offset)
             alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+            # A new hit, or a network case now open on the account: its groups hear of it.
+            changed = bool(step.hits) or (bool(signal.case) and bool(step.alerts))
+            links: list[Link] = []
+            if changed and not step.duplicate:
+                who = (signal.institution_id, signal.account_id, signal.customer_id)
+                links = self.networks.outgoing(
+                    state, [], True, signal.signal_id, signal.event_time, who, signal.partition
+                )
             blob = None if step.duplicate else self.states.store(key, state)
         except Exception as exc:
             self.states.forget(key)
@@ -231,4 +260,5 @@ class PaymentPipeline:
             alerts=alerts,
             hits=step.hits,
             duplicate=step.duplicate,
+            links=links,
         )

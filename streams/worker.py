@@ -6,6 +6,7 @@ Topology (Kafka Streams style, wiring only; the logic is in processors/ and pipe
         └──────────────> payments-dlq (reason, original partition/offset in headers)
         └──detect──> identity-links ──group_links──> identity-groups table (changelog)
                        account-signals <───────────┘ ──apply_signals──> account-state ──> alerts
+                       identity-links <── hit reports of apply_signals (network cases)
 
 The case router (streams/router.py) runs as a thread of this process unless
 CB_EMBEDDED_ROUTER=false, in which case `chainbreaker router` runs it on its own.
@@ -486,6 +487,9 @@ def build_app(
     # payments ──detect──> identity-links (keyed by identifier) ──group_links──> identity-groups
     #   table ──> account-signals (keyed by account, sent to the account's payments partition
     #   number) ──apply_signals──> account-state (under state_lock) ──> alerts
+    # Network cases (processors/networks.py) take the same road: a group opens one as a signal
+    # to its subject account, and an account whose hits change reports them to its groups as
+    # REPORT links on identity-links, from detect and from apply_signals alike.
     # An explicit re-keyed topic rather than Faust's group_by: the hop is visible, and the
     # signal goes to the partition number the account's payment came from, whatever
     # partitioner the publisher used (confluent-kafka's CRC32 differs from aiokafka's
@@ -509,6 +513,7 @@ def build_app(
         Only this agent touches identity-groups, so it needs no lock; as in process_batch,
         one write per identifier per batch, each pinned to an event of that identifier.
         """
+        now_ms = int(time.time() * 1000)
         view = BatchView(groups)
         signalled: Counter[str] = Counter()
         for event in events:
@@ -517,7 +522,7 @@ def build_app(
             if not key:
                 await to_dead_letter(message, "invalid_field", "identity link without a key")
                 continue
-            done = pipeline.add_link(message.value, view.get(event, key))
+            done = pipeline.add_link(message.value, view.get(event, key), now_ms)
             if isinstance(done, DeadLetter):
                 await to_dead_letter(message, done.reason, done.detail)
                 continue
@@ -542,6 +547,7 @@ def build_app(
         states = BatchView(table, pipeline.states)
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
+        reports: list[tuple[bytes, bytes]] = []
         for event in events:
             message = event.message
             key = message.key
@@ -561,8 +567,11 @@ def build_app(
                 states.put(event, key, outcome.state)
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
+            for link in outcome.links:  # the account's new hits, reported to its groups
+                reports.append((link.key.encode(), link.dumps()))
             for hit in outcome.hits:
                 hits[hit.code] += 1
+        await send_links(reports)
         states.flush()
         for code, count in hits.items():
             metrics.HITS.labels(code).inc(count)
