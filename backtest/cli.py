@@ -107,7 +107,16 @@ def main(argv: list[str]) -> int:
     out_dir = Path(args.report_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(
-        render_markdown(str(path), fmt, rules, res, ev, truth_note, extra)
+        render_markdown(
+            str(path),
+            fmt,
+            rules,
+            res,
+            ev,
+            truth_note,
+            extra,
+            truth_of={t.account_id: t.typology for t in truth},
+        )
     )
     render_chart(ev, out_dir / "report.png", f"backtest {path.name}, rules {rules.version}")
     print(summary(res, ev, out_dir))

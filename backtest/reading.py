@@ -116,6 +116,8 @@ def load_truth(path: Path) -> list[Truth]:
             start_ms=r.get("start_ms"),
             end_ms=r.get("end_ms"),
             kind=r.get("kind", ""),
+            scenario_id=r.get("scenario_id", ""),
+            role=r.get("role", ""),
         )
         for r in rows
     ]

@@ -35,7 +35,10 @@ def render_markdown(
     truth_note: str,
     extra: list[str] = (),  # type: ignore[assignment]
     chart: str | None = "report.png",
+    truth_of: dict[str, str] | None = None,
 ) -> str:
+    """The report. ``truth_of`` (account -> typology) lets it count wrong-typology alerts
+    per typology of the account they fell on."""
     out = [
         "# chainbreaker backtest",
         "",
@@ -57,7 +60,71 @@ def render_markdown(
             shown = "; ".join(res.examples.get(reason, [])[:2]).replace("|", "\\|")
             out.append(f"| {reason} | {n:,} | {shown} |")
         out.append("")
+    networks = sum(1 for a in res.alerts.values() if a.get("network"))
     out += [
+        "## Scenarios",
+        "",
+        "A scenario is found when any of its accounts alerts for its typology (network cases "
+        "count for the account they are addressed to). Account precision: alerted accounts "
+        "whose truth is the alert's typology. False-alert rates: look-alike accounts "
+        "(hard negatives, labelled NONE) and unlabelled background accounts alerted for "
+        "anything.",
+        "",
+        "| typology | scenarios | found | scenario recall | account precision | wrong-typology "
+        "alerts on its positives |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    by_typ = {t.typology: t for t in ev.typologies}
+    wrong_on: dict[str, int] = {}
+    for a in res.alerts.values():
+        owner = truth_of.get(a["account_id"]) if truth_of else None
+        if owner is not None and owner not in ("NONE", a["typology"]):
+            wrong_on[owner] = wrong_on.get(owner, 0) + 1
+    for sc in ev.scenarios:
+        t = by_typ.get(sc.typology)
+        prec = pct(t.precision) if t is not None else "n/a"
+        out.append(
+            f"| {sc.typology} | {sc.scenarios:,} | {sc.found:,} | {pct(sc.recall)} | {prec} "
+            f"| {wrong_on.get(sc.typology, 0):,} |"
+        )
+    out += [
+        "",
+        f"- hard negatives alerted: {ev.hard_negatives_alerted:,} of {ev.hard_negatives:,} "
+        f"({pct(ev.hard_negative_rate)})",
+        f"- background (unlabelled) accounts alerted: {ev.background_alerted:,} "
+        f"({pct(ev.background_rate)})",
+        f"- wrong-typology alerts (an alert on a positive of another typology): "
+        f"{ev.wrong_typology_alerts:,}",
+        f"- network cases: {networks:,} of {len(res.alerts):,} alerts",
+        "",
+        "### Recall per role",
+        "",
+        "| typology | role | accounts | alerted for it | alerted for another typology only "
+        "| recall |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in ev.roles:
+        out.append(
+            f"| {r.typology} | {r.role} | {r.accounts:,} | {r.alerted:,} | {r.alerted_other:,} "
+            f"| {pct(r.recall)} |"
+        )
+    if ev.lookalikes:
+        out += [
+            "",
+            "### Look-alikes per kind",
+            "",
+            "| kind | accounts | alerted | rate |",
+            "|---|---:|---:|---:|",
+        ]
+        for k in ev.lookalikes:
+            out.append(f"| {k.kind} | {k.accounts:,} | {k.alerted:,} | {pct(k.rate)} |")
+    missed_sc = [(sc.typology, sid) for sc in ev.scenarios for sid in sc.missed]
+    if missed_sc:
+        shown = ", ".join(f"{typ}: `{sid}`" for typ, sid in missed_sc[:30])
+        more = f" and {len(missed_sc) - 30:,} more" if len(missed_sc) > 30 else ""
+        out += ["", f"Scenarios missed ({len(missed_sc):,}): {shown}{more}."]
+    out += [
+        "",
         "## Per typology",
         "",
         "Account level. Precision: alerted accounts whose truth is this typology. Recall: "
@@ -226,16 +293,20 @@ def summary(res: RunResult, ev: Evaluation, out_dir: Path) -> str:
         lines.append(
             "  rejected: " + ", ".join(f"{r}={n:,}" for r, n in res.rejected.most_common())
         )
+    scen = {sc.typology: sc for sc in ev.scenarios}
     for t in ev.typologies:
         med, p90 = ttd(t.time_to_detect_ms)
+        sc = scen.get(t.typology)
+        found = f"scenarios {sc.found}/{sc.scenarios} {pct(sc.recall):>6}  " if sc else ""
         lines.append(
-            f"  {t.typology:<19} alerts {t.alerts:>5,}  precision {pct(t.precision):>6}  "
+            f"  {t.typology:<19} alerts {t.alerts:>5,}  {found}precision {pct(t.precision):>6}  "
             f"recall {pct(t.recall):>6} ({t.true_positives}/{t.positives})  "
             f"hard-neg {pct(t.hard_negative_rate):>6}  TTD p50 {med} p90 {p90}"
         )
     lines.append(
-        f"  hard negatives alerted {ev.hard_negatives_alerted}/{ev.hard_negatives}, "
-        f"unlabelled accounts alerted {ev.background_alerted:,}"
+        f"  hard negatives alerted {ev.hard_negatives_alerted}/{ev.hard_negatives} "
+        f"({pct(ev.hard_negative_rate)}), unlabelled accounts alerted {ev.background_alerted:,} "
+        f"({pct(ev.background_rate)}), wrong-typology alerts {ev.wrong_typology_alerts:,}"
     )
     lines.append(f"  report: {out_dir / 'report.md'}, {out_dir / 'report.png'}")
     return "\n".join(lines)

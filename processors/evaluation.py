@@ -19,6 +19,13 @@ Definitions (all at account level, an account being its ``account_id``):
   is unknown are left out of it.
 * An indicator's precision is the share of the accounts it hit (or of the alerts it contributed
   to) that are positives of any typology; its recall is the share of all positives it hit.
+* Scenario level (issue 12): a scenario (its ``scenario_id``; an account without one is a
+  scenario of its own) is *found* when any of its accounts alerts for the scenario's
+  typology. scenario recall(T) = scenarios of T found / scenarios of T.
+* Per role: recall of the labelled accounts of each (typology, role), e.g. the collectors of
+  smuggling rings, the senders who paid them, the workers of a labour ring.
+* A wrong-typology alert is an alert whose account is a positive of another typology; they
+  are counted as alerts (``wrong_typology_alerts``) as well as accounts.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ class Truth:
     start_ms: int | None = None  # None: unknown (no time to detect for this account)
     end_ms: int | None = None
     kind: str = ""  # scenario or look-alike kind, for the report
+    scenario_id: str = ""  # the scenario the account belongs to ("": its own)
+    role: str = ""  # its part in the scenario: collector, sender, controller, victim, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,35 @@ class IndicatorResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    typology: str
+    scenarios: int
+    found: int
+    recall: float | None
+    missed: tuple[str, ...]  # scenario ids of this typology with no alert of it on any account
+
+
+@dataclass(frozen=True, slots=True)
+class RoleResult:
+    typology: str
+    role: str
+    accounts: int
+    alerted: int  # alerted for their own typology
+    alerted_other: int  # alerted for another typology only
+    recall: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class KindResult:
+    """Look-alikes (typology NONE) per kind: how many of their accounts alerted."""
+
+    kind: str
+    accounts: int
+    alerted: int
+    rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     typologies: tuple[TypologyResult, ...]
     indicators: tuple[IndicatorResult, ...]
@@ -115,6 +153,10 @@ class Evaluation:
     detected_any: int  # positives alerted under any typology
     recall_any: float | None
     alerts: int = 0
+    scenarios: tuple[ScenarioResult, ...] = ()
+    roles: tuple[RoleResult, ...] = ()
+    lookalikes: tuple[KindResult, ...] = ()
+    wrong_typology_alerts: int = 0  # alerts on positives of another typology
 
 
 def ratio(num: int, den: int) -> float | None:
@@ -239,7 +281,19 @@ def evaluate(
     any_alerted = {a.account_id for a in alert_list}
     background_alerted = len(any_alerted - truth_by_account.keys())
     background = None if population is None else population - len(truth_by_account)
+    alerted_for: dict[str, set[str]] = defaultdict(set)
+    for a in alert_list:
+        alerted_for[a.account_id].add(a.typology)
+    wrong_alerts = sum(
+        1
+        for a in alert_list
+        if a.account_id in all_positive and truth_by_account[a.account_id].typology != a.typology
+    )
     return Evaluation(
+        scenarios=_scenarios(truth_by_account, alerted_for, names),
+        roles=_roles(truth_by_account, alerted_for),
+        lookalikes=_lookalikes(truth_by_account, any_alerted),
+        wrong_typology_alerts=wrong_alerts,
         typologies=tuple(typ_results),
         indicators=tuple(ind_results),
         positives=len(all_positive),
@@ -252,4 +306,54 @@ def evaluate(
         detected_any=len(any_alerted & all_positive),
         recall_any=ratio(len(any_alerted & all_positive), len(all_positive)),
         alerts=len(alert_list),
+    )
+
+
+def _scenarios(
+    truth: dict[str, Truth], alerted_for: dict[str, set[str]], typologies: Sequence[str]
+) -> tuple[ScenarioResult, ...]:
+    members: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for acct, t in truth.items():
+        if t.typology != NONE:
+            members[t.typology, t.scenario_id or f"account:{acct}"].append(acct)
+    out = []
+    for typ in typologies:
+        ids = sorted(sid for t, sid in members if t == typ)
+        found = [
+            sid for sid in ids if any(typ in alerted_for.get(a, ()) for a in members[typ, sid])
+        ]
+        out.append(
+            ScenarioResult(
+                typology=typ,
+                scenarios=len(ids),
+                found=len(found),
+                recall=ratio(len(found), len(ids)),
+                missed=tuple(sorted(set(ids) - set(found))),
+            )
+        )
+    return tuple(out)
+
+
+def _roles(truth: dict[str, Truth], alerted_for: dict[str, set[str]]) -> tuple[RoleResult, ...]:
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for acct, t in truth.items():
+        if t.typology != NONE:
+            groups[t.typology, t.role or "-"].append(acct)
+    out = []
+    for (typ, role), accts in sorted(groups.items()):
+        right = sum(1 for a in accts if typ in alerted_for.get(a, ()))
+        other = sum(1 for a in accts if alerted_for.get(a) and typ not in alerted_for[a])
+        out.append(RoleResult(typ, role, len(accts), right, other, ratio(right, len(accts))))
+    return tuple(out)
+
+
+def _lookalikes(truth: dict[str, Truth], alerted: set[str]) -> tuple[KindResult, ...]:
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for acct, t in truth.items():
+        if t.typology == NONE:
+            kinds[t.kind or "-"].append(acct)
+    return tuple(
+        KindResult(kind, len(accts), n, ratio(n, len(accts)))
+        for kind, accts in sorted(kinds.items())
+        for n in [sum(1 for a in accts if a in alerted)]
     )

@@ -56,6 +56,14 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="multi-account scenarios (shared identifiers, common beneficiary); default "
         "one per 8 scenarios",
     )
+    p.add_argument(
+        "--rings",
+        type=int,
+        default=None,
+        help="rings per typology (random subsets of red flags, roles in the truth; "
+        "simulator/scenarios/rings.py), with three times as many ring look-alikes; default one "
+        "per 2,500 accounts in runs of a week or more; 0 for the population of earlier builds",
+    )
     p.add_argument("--start", help="ISO 8601 or now-<N>d|h|m (default: now minus --days)")
     dest = p.add_mutually_exclusive_group(required=True)
     dest.add_argument(
@@ -108,6 +116,7 @@ def main(argv: list[str]) -> int:
         settings.hash_key,
         args.scenarios,
         args.groups,
+        args.rings,
     )
     events, truth = sim.events, sim.truth
     if args.limit is not None:
@@ -156,8 +165,9 @@ def main(argv: list[str]) -> int:
                 out.close()
         where = f"written to {args.out}"
     bar.close()
-    by_typ = Counter(s.typology for s in truth)
+    by_typ = Counter(s.typology for s in {s.scenario_id: s for s in truth}.values())
     summary = ", ".join(f"{t}={by_typ.get(t, 0)}" for t in (*TYPOLOGIES, "NONE"))
+    summary += f" ({len(truth)} labelled accounts)"
     where += f", truth in {truth_path}" if truth_path else ""
     where += f", rules with watchlists in {rules_path}" if rules_path else ""
     print(

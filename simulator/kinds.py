@@ -73,6 +73,26 @@ class GroupKind:
     opening: Opening = Opening()
     travel: Travel | None = None
     habit: Habit | None = None
+    #: openings of the first members (the collector, the controller), when they differ
+    member_openings: tuple[Opening, ...] = ()
+
+    def member(self, position: int) -> Member:
+        """The kind as the ``position``-th member of a group is opened."""
+        opening = (
+            self.member_openings[position] if position < len(self.member_openings) else self.opening
+        )
+        return Member(self.kind, self.typology, opening, self.travel, self.habit)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of a group, as population.open_account opens it."""
+
+    kind: str
+    typology: str
+    opening: Opening
+    travel: Travel | None = None
+    habit: Habit | None = None
 
 
 BACKGROUND = Kind("", "", Opening(banking="background"))

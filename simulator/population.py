@@ -33,7 +33,7 @@ from simulator.geography import (
     SMUGGLING_CORRIDORS,
     City,
 )
-from simulator.kinds import GroupKind, Kind
+from simulator.kinds import GroupKind, Kind, Member
 from simulator.parties import (
     AIRLINES,
     BANK_US,
@@ -47,7 +47,9 @@ from simulator.parties import (
 from simulator.world import Account, Day, World
 
 
-def open_account(w: World, idx: int, rng: random.Random, spec: Kind | GroupKind) -> Account:
+def open_account(
+    w: World, idx: int, rng: random.Random, spec: Kind | GroupKind | Member
+) -> Account:
     """The idx-th account of the run, of kind ``spec`` (BACKGROUND for ordinary customers)."""
     kind, opening = spec.kind, spec.opening
     r = rng.random()

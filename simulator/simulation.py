@@ -23,10 +23,11 @@ from operator import itemgetter
 
 from simulator.clock import DAY_MS, EPOCH_ORDINAL, HOUR_MS
 from simulator.geography import ALL_CITIES, utc_offset
-from simulator.kinds import BACKGROUND, NONE, TYPOLOGIES, GroupKind, Kind
+from simulator.kinds import BACKGROUND, NONE, TYPOLOGIES, GroupKind, Kind, Member
 from simulator.lookalikes import LOOKALIKE_GROUPS, LOOKALIKES, NEGATIVE_KINDS
 from simulator.population import ROLE_DAY, open_account
 from simulator.scenarios import GROUPS, SCENARIO_VARIANTS, SCENARIOS
+from simulator.scenarios.rings import RING_LOOKALIKES, RINGS
 from simulator.watchlists import Watchlists
 from simulator.world import Account, Day, World
 
@@ -42,6 +43,24 @@ class ScenarioTruth:
     kind: str
     start_ms: int
     end_ms: int
+    role: str = ""  # the account's part: collector, sender, controller, victim, worker, ...
+
+
+# The part the account of a classic scenario plays (ring builders set their members' roles).
+DEFAULT_ROLES = {
+    "sex_ring": "victim",
+    "sex_ring_online": "controller",
+    "sex_ring_travel": "controller",
+    "labour_wage_capture": "controller",
+    "labour_recruiter": "controller",
+    "labour_front_business": "employer",
+    "smuggling_cash_wire": "funnel",
+    "smuggling_structuring": "funnel",
+    "smuggling_transport": "controller",
+    "labour_shared_identifier": "worker",
+    "smuggling_shared_identifier": "sender",
+    "smuggling_common_beneficiary": "sender",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +78,7 @@ def build(
     hash_key: str,
     scenarios: int | None = None,
     groups: int | None = None,
+    rings: int | None = None,
 ) -> Simulation:
     """The events, the truth and the watchlists of one simulated world.
 
@@ -66,10 +86,14 @@ def build(
     accounts, at least one per typology), as many single-account hard negatives are added
     (at least four). ``groups`` is the number of multi-account scenarios (default one per
     eight scenarios in runs of a week or more, so none in small or short runs); as many
-    look-alike groups (couples, families pooling remittances) are added. All of these accounts
-    are part of ``accounts``; groups are left out when the accounts do not suffice. The event
-    iterator is lazy and single-use; the truth and watchlists are complete before it is
-    consumed.
+    look-alike groups (couples, families pooling remittances) are added. ``rings`` is the
+    number of rings per typology (scenarios/rings.py: random subsets of red flags, roles in
+    the truth; default one per 2,500 accounts in runs of a week or more), with three times
+    as many ring look-alikes (landlords, savings clubs, families, co-workers, households);
+    their members are drawn from the background after everything else, so ``rings=0`` gives
+    the population of earlier builds. All of these accounts are part of ``accounts``; groups
+    and rings are left out when the accounts do not suffice. The event iterator is lazy and
+    single-use; the truth and watchlists are complete before it is consumed.
     """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
@@ -89,7 +113,7 @@ def build(
         group_plans = []  # too few accounts: single-account scenarios only
     n_group_accts = sum(size for _, size in group_plans)
     special = rng.sample(range(accounts), n_scen + n_neg + n_group_accts)
-    plans: dict[int, Kind | GroupKind] = {}
+    plans: dict[int, Kind | GroupKind | Member] = {}
     span_days = (w.end - w.start) / DAY_MS
     for i, idx in enumerate(special[:n_scen]):
         plans[idx] = SCENARIOS[_variant(TYPOLOGIES[i % 3], i // 3, span_days)]
@@ -102,6 +126,12 @@ def build(
         for idx in members[-1]:
             plans[idx] = group
         pos += size
+    if rings is None:
+        rings = accounts // 2500 if w.end - w.start >= 7 * DAY_MS else 0
+    ring_plans, ring_members = _ring_plans(seed, max(0, rings), accounts, set(special))
+    for (ring, _), idxs in zip(ring_plans, ring_members, strict=True):
+        for position, idx in enumerate(idxs):
+            plans[idx] = ring.member(position)
 
     w.accounts = [open_account(w, i, rng, plans.get(i, BACKGROUND)) for i in range(accounts)]
     overlay: Overlay = {}
@@ -123,6 +153,13 @@ def build(
         events = group.build(w, accts, grng, lo, hi)
         _add(w, overlay, truth, f"scn-{seed}-{n:04d}", group, accts, events)
         n += 1
+    for (ring, _), idxs in zip(ring_plans, ring_members, strict=True):
+        accts = [w.accounts[i] for i in idxs]
+        rrng = random.Random(f"chainbreaker-sim:{seed}:ring:{idxs[0]}")
+        lo, hi = _scenario_window(w)
+        events = ring.build(w, accts, rrng, lo, hi)
+        _add(w, overlay, truth, f"ring-{seed}-{n:04d}", ring, accts, events)
+        n += 1
     truth.sort(key=lambda s: (s.scenario_id, s.account_id))
     return Simulation(stream(w, overlay), truth, Watchlists.of(w))
 
@@ -135,12 +172,13 @@ def generate(
     hash_key: str,
     scenarios: int | None = None,
     groups: int | None = None,
+    rings: int | None = None,
 ) -> tuple[Iterator[dict], list[ScenarioTruth]]:
     """Avro-ready payment records in event-time order, and the truth about injected accounts.
 
     See :func:`build` (which also gives the watchlists the scenarios use).
     """
-    sim = build(seed, accounts, days, start_ms, hash_key, scenarios, groups)
+    sim = build(seed, accounts, days, start_ms, hash_key, scenarios, groups, rings)
     return sim.events, sim.truth
 
 
@@ -153,6 +191,27 @@ def _group_plans(seed: int, n_groups: int) -> list[tuple[GroupKind, int]]:
             group = kinds[g % len(kinds)]
             plans.append((group, group.size(rng)))
     return plans
+
+
+def _ring_plans(
+    seed: int, n_rings: int, accounts: int, taken: set[int]
+) -> tuple[list[tuple[GroupKind, int]], list[list[int]]]:
+    """(kind, size) of each ring (n_rings per typology, then three times as many ring
+    look-alikes), and the background accounts each takes. None if they do not fit."""
+    rng = random.Random(f"chainbreaker-sim:{seed}:ring-plans")
+    plans = [(ring, ring.size(rng)) for _ in range(n_rings) for ring in RINGS]
+    plans += [(RING_LOOKALIKES[g % len(RING_LOOKALIKES)], 0) for g in range(3 * n_rings)]
+    plans = [(kind, size or kind.size(rng)) for kind, size in plans]
+    free = [i for i in range(accounts) if i not in taken]
+    need = sum(size for _, size in plans)
+    if need > len(free) // 2:  # rings must stay a small part of the population
+        return [], []
+    picked = rng.sample(free, need)
+    members, pos = [], 0
+    for _, size in plans:
+        members.append(picked[pos : pos + size])
+        pos += size
+    return plans, members
 
 
 def _variant(typology: str, n: int, span_days: float) -> str:
@@ -196,6 +255,7 @@ def _add(
                 kind=spec.kind,
                 start_ms=min(ts) if ts else w.start,
                 end_ms=max(ts) if ts else w.end,
+                role=a.scenario_role or DEFAULT_ROLES.get(spec.kind, ""),
             )
         )
 

@@ -80,6 +80,9 @@ class Account:
     # travel says where the holder is today (None: the routine decides), habit adds its events.
     travel: Travel | None = None
     habit: Habit | None = None
+    #: the account's part in its scenario, for the truth (collector, sender, worker, ...);
+    #: set by a scenario builder, else the kind's default (simulation.role_of)
+    scenario_role: str = ""
 
 
 @dataclass(slots=True)
