@@ -21,8 +21,11 @@ the same evidence to be filed twice. The rule, applied every time an account is 
    typologies (a shared address, hotels in several cities, structuring) scores for exactly
    one of them: the one with the most specific evidence on the account. With no specific
    evidence for any of them, the one the account's ambiguous evidence as a whole weighs most
-   on; a tie goes to the typology listed first in the rule set (so the ambiguous hits of an
-   account stay together on one typology). So a shared bunkhouse
+   on (so the ambiguous hits of an account stay together on one typology). On a tie, the one
+   the hits lean to most, each hit's weights taken relative to its own largest (a shared
+   phone, 0.7 labour / 0.6 smuggling, leans to labour by 1 to 0.86; structuring, 0.4
+   smuggling / 0.3 labour, to smuggling by 1 to 0.75: together they lean to smuggling); then
+   the typology listed first in the rule set. So a shared bunkhouse
    address next to forwarded wages is labour evidence, not smuggling evidence, and a shared
    address next to structuring is one labour alert, not a labour and a smuggling alert.
 
@@ -96,15 +99,19 @@ def attribute(
     # What the ambiguous evidence as a whole supports, per typology: with no specific
     # evidence, every ambiguous hit goes to the typology the whole of it weighs most on.
     overall: dict[Typology, float] = {}
+    leaning: dict[Typology, float] = {}
     for hit in shared:
-        for typology, weight in weights[hit.code].items():
+        w = weights[hit.code]
+        top = max(w.values())
+        for typology, weight in w.items():
             overall[typology] = round(overall.get(typology, 0.0) + weight, 6)
+            leaning[typology] = round(leaning.get(typology, 0.0) + weight / top, 6)
     order = {t: -i for i, t in enumerate(rules.typologies)}
     for hit in shared:
         w = weights[hit.code]
         best = max(
             w,
-            key=lambda t: (specific.get(t, 0.0), overall[t], order.get(t, -99)),
+            key=lambda t: (specific.get(t, 0.0), overall[t], leaning[t], order.get(t, -99)),
         )
         out.setdefault(best, []).append((hit, w[best]))
     return out

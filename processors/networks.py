@@ -17,6 +17,19 @@ of one beneficiary or of forwarded wages. It is bounded twice over:
 * time: a member counts while the group's own window keeps it (7 days for the money groups,
   30 days for identifiers), and its red flags only while they would count on the account
   itself (their own window, never more than the score window of 14 days).
+* evidence: a case rests on at least one contributing indicator *specific* to its typology
+  (weighing on it alone). Customers sharing an identifier and footprints that fit several
+  typologies (hotels in several cities, structuring) do not say which crime, if any: three
+  relatives sharing a home phone, one of whom travels for work, are not a labour case.
+* pairs: two customers sharing a phone and an address are a household first. FIN-2014-A008's
+  red flag is contact details shared by *many* customers (SHARED_IDENTIFIER needs 3), so a
+  network of two only makes a case when one of its contributing indicators is specific to
+  the typology and weighs at least ``networks.pair_min_weight`` (0.6: ad-site payments or
+  many small payers for sex trafficking, recruiters or captured wages for labour, cash in and
+  wired out for smuggling), not on two partners' weak flags: on the harder simulated
+  population of 2026-12, 11 of 12 households of a night worker (night cash, 0.5) and a
+  travelling salesperson (hotels in three cities, 0.5) made a sex-trafficking case without
+  it, and none with it.
 
 **When a case opens.** Members report their active hits to every group they belong to (a
 summary riding on their links, and a REPORT link when their hits or open alerts change). The
@@ -278,6 +291,13 @@ class Networks:
                 continue
             if all(v >= spec.threshold for v in subjects.values()):
                 continue  # every contributor alerts alone: their own cases cover it
+            strongest = max(
+                (w for h, w in contributing if len(self.rules.weights[h.code]) == 1), default=0.0
+            )
+            if strongest == 0.0:
+                continue  # shared identifiers and ambiguous footprints do not name a crime
+            if len(customers) == 2 and strongest < self.policy.pair_min_weight:
+                continue  # a household's size: weak flags of two partners are not a ring
             signals = self._records(group, key, typology, score, contributing, subjects, own,
                                     now, now_ms)  # fmt: skip
             if signals:

@@ -36,6 +36,9 @@ class NetworkRule:
     enabled: bool = True
     min_customers: int = 2
     max_customers: int = 20
+    #: a network of two customers (a household's size) also needs one contributing indicator
+    #: specific to the typology weighing at least this much (processors/networks.py)
+    pair_min_weight: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def parse(doc: Any) -> RuleSet:
 
 
 def _networks(spec: Any) -> NetworkRule:
-    allowed = {"enabled", "min_customers", "max_customers"}
+    allowed = {"enabled", "min_customers", "max_customers", "pair_min_weight"}
     _keys(spec, "networks", allowed, set())
     enabled = spec.get("enabled", True)
     _expect(isinstance(enabled, bool), "networks.enabled", "must be true or false")
@@ -173,7 +176,10 @@ def _networks(spec: Any) -> NetworkRule:
         )
     _expect(low >= 2, "networks.min_customers", f"must be at least 2, got {low!r}")
     _expect(high >= low, "networks.max_customers", "must not be below min_customers")
-    return NetworkRule(enabled, int(low), int(high))
+    pair = _number(
+        spec.get("pair_min_weight", NetworkRule.pair_min_weight), "networks.pair_min_weight"
+    )
+    return NetworkRule(enabled, int(low), int(high), pair)
 
 
 def default_document() -> dict[str, Any]:

@@ -10,6 +10,10 @@ wage, and the same people again on the next payday.
 
 Per account: credits (not payroll) by ``channels`` of at least ``min_amount_usd`` each are
 grouped into paydays, a payday being the credits within ``cluster_hours`` of the first one.
+A wage comes once a pay period, so a sender who pays again less than ``cycle_gap_hours``
+after a payday (daily takings handed to a pimp, a friend settling up) is left out: on the
+harder simulated population of 2026-12 the sex-trafficking controllers receiving their
+victims' daily earnings were otherwise read as labour controllers (wrong typology).
 It fires when at least ``min_cycles`` paydays at least ``cycle_gap_hours`` apart each bring
 credits from ``min_senders`` or more distinct senders, at least ``min_recurring`` of whom
 pay on more than one of those paydays, within ``window_hours``. The receiver does not see
@@ -97,10 +101,22 @@ class WagesCollected(Detector):
         need = int(p["min_senders"])
         if len(slot) < need * p["min_cycles"]:
             return None
+        # A wage comes once a pay period: a sender paying again between paydays (daily
+        # takings handed over, a friend settling up) is not forwarding wages.
+        last: dict[str, int] = {}
+        irregular: set[str] = set()
+        for e in slot:
+            prev = last.get(e[2])
+            if prev is not None and self.cluster_ms <= e[0] - prev < self.gap_ms:
+                irregular.add(e[2])
+            if prev is None or e[0] - prev >= self.cluster_ms:
+                last[e[2]] = e[0]
         # Paydays: credits within cluster_ms of the first one (the slot is in time order).
         paydays: list[tuple[int, set[str], list[str]]] = []
         start = -1
         for e in slot:
+            if e[2] in irregular:
+                continue
             if start < 0 or e[0] >= start + self.cluster_ms:
                 start = e[0]
                 paydays.append((start, set(), []))

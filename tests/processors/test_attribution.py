@@ -54,9 +54,14 @@ def test_a_worker_who_also_pays_a_common_beneficiary_is_not_made_a_smuggler():
 
 def test_ambiguous_evidence_stays_together_on_one_typology():
     # No specific evidence: STRUCTURING (ST .3, LT .3, SM .4) and SHARED (LT .7, SM .6) both
-    # weigh 1.0 on labour and on smuggling; the tie goes to labour, listed first.
+    # weigh 1.0 on labour and on smuggling. Relative to each hit's own largest weight they
+    # lean to smuggling (0.75 + 1 against 1 + 0.86), so both go there.
     assert scored(hit("STRUCTURING"), hit("SHARED_IDENTIFIER")) == {
-        LT: {"STRUCTURING", "SHARED_IDENTIFIER"}
+        SM: {"STRUCTURING", "SHARED_IDENTIFIER"}
+    }
+    # HOTEL_MULTI_CITY (ST .5, LT .3) and RIDE_SHARE_BURST (ST .3, LT .2): sex trafficking.
+    assert scored(hit("HOTEL_MULTI_CITY"), hit("RIDE_SHARE_BURST")) == {
+        ST: {"HOTEL_MULTI_CITY", "RIDE_SHARE_BURST"}
     }
     # With specific smuggling evidence both go to smuggling.
     got = scored(hit("STRUCTURING"), hit("SHARED_IDENTIFIER"), hit("CASH_IN_WIRE_OUT"))

@@ -336,3 +336,16 @@ def test_disabling_the_owner_code_leaves_the_senders_signalled():
     for x in [o for o in owner if o.code == BENEFICIARY] + sender_links(5):
         out = index.add(group, x)
     assert sorted(s.account_id for s in out) == [f"sender-{i}" for i in range(5)]
+
+
+def test_daily_handovers_are_not_forwarded_wages():
+    """Victims handing over takings every day to one account (a pimp's) pay it on every day,
+    not once a pay period: they are not counted as workers forwarding wages."""
+    recs = []
+    for day in range(12):
+        for i, victim in enumerate(("v1", "v2", "v3")):
+            recs.append(forwarded(f"d{day}-{i}", T0 + day * DAY + i * HOUR, victim, 300))
+    assert hits_of(recs, CONTROLLER)[0] == []
+    # The same three paying only on two paydays a week apart are.
+    weekly = [r for r in recs if r["event_id"].startswith(("d0-", "d7-"))]
+    assert len(hits_of(weekly, CONTROLLER)[0]) == 1

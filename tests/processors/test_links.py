@@ -344,9 +344,9 @@ def test_a_cross_account_hit_plus_a_per_account_one_alerts_and_redelivery_is_a_n
     res = engine.apply_signal(state, signal, NOW)
     # Both indicators weigh on labour and smuggling, with no specific evidence for either:
     # they stay together on one typology (processors/attribution.py, rule 3), so one pattern
-    # is one alert. Labour and smuggling tie at 1.0; labour comes first in the rule set.
+    # is one alert. Labour and smuggling tie at 1.0; the hits lean to smuggling.
     typologies = sorted(a["typology"] for a in res.alerts)
-    assert typologies == ["LABOUR_TRAFFICKING"]
+    assert typologies == ["HUMAN_SMUGGLING"]
     for alert in res.alerts:
         assert alert["score"] >= 1.0 and alert["account_id"] == "a1"
         codes = {i["code"] for i in alert["indicators"]}
@@ -461,7 +461,7 @@ def expected_ring_alerts() -> set[tuple[str, str]]:
     """The ring alerts once each (the shared phone and the structuring are ambiguous between
     labour and smuggling and stay together: processors/attribution.py). The five senders to
     one collector abroad are context (0.3) plus structuring (0.4): no alert."""
-    return {(f"ring-{i}", "LABOUR_TRAFFICKING") for i in range(3)}
+    return {(f"ring-{i}", "HUMAN_SMUGGLING") for i in range(3)}
 
 
 def test_backtest_raises_cross_account_alerts_and_not_for_look_alikes():

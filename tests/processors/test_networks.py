@@ -321,3 +321,40 @@ def test_the_bunkhouse_makes_labour_alerts_and_a_case_on_the_controller_and_no_s
     assert members["boss"]["role"] == "controller"
     assert ("boss", "WAGES_COLLECTED") in res.hits
     assert not any(code == "COMMON_BENEFICIARY" for _, code in res.hits)
+
+
+def night_cash(account: str, t: int, phone: str = PHONE) -> list[dict]:
+    """Three ATM withdrawals at 23:30 in a week: LATE_NIGHT_CASH (0.5, sex trafficking)."""
+    return [
+        payment(
+            f"{account}-n{i}",
+            t + i * 2 * DAY + 23 * HOUR + 1_800_000,
+            account,
+            channel="ATM",
+            institution_id="bank-a",
+            location={"city": "Reno", "region": "NV", "country": "US", "terminal_id": "atm-1"},
+            holder_phone_hash=phone,
+        )
+        for i in range(3)
+    ]
+
+
+def test_a_household_of_two_with_weak_flags_makes_no_case():
+    """A night worker's cash (0.5) and a travelling partner's motels (0.5) add up to 1.0,
+    but two customers sharing a phone are a household: a pair needs a strong specific flag
+    (networks.pair_min_weight, 0.6)."""
+    res = backtest(night_cash("partner-1", T0) + motels("partner-2", T0))
+    assert {code for _, code in res.hits} == {"LATE_NIGHT_CASH", "HOTEL_MULTI_CITY"}
+    assert res.alerts == {}
+    # With a third customer on the phone it is no longer a household's size; the night cash
+    # is specific to sex trafficking, so the three make a case (on the night worker, who
+    # contributes most). The shared phone (SHARED_IDENTIFIER) with the motels alone, before
+    # the night cash, named no crime and made none.
+    third = night_cash("partner-1", T0) + motels("partner-2", T0)
+    third.append(payment("x-1", T0, "lodger", holder_phone_hash=PHONE, institution_id="bank-a"))
+    found = cases(backtest(third))
+    assert [(c["account_id"], c["typology"]) for c in found] == [("partner-1", "SEX_TRAFFICKING")]
+    # And a pair with ad-site payments (0.6, specific) is a case (the split ring above).
+    doc = copy.deepcopy(rules.default_document())
+    doc["networks"]["pair_min_weight"] = 0.5
+    assert len(cases(backtest(night_cash("p1", T0) + motels("p2", T0), rules.parse(doc)))) == 1
