@@ -52,6 +52,7 @@ from processors.indicators.shared_identifier import LABELS, SharedIdentifier
 from processors.indicators.wage_forwarding import WageForwarding
 from processors.indicators.wages_collected import WagesCollected
 from processors.model import PaymentEvent
+from processors.rules import RuleSet
 
 SHARED: Final = SharedIdentifier.code
 BENEFICIARY: Final = CommonBeneficiary.code
@@ -69,8 +70,16 @@ MEMBER: Final = 0
 OWNER: Final = 1
 REPORT: Final = 2
 #: account-state slot: [event time the account last reported itself as owner of its
-#: beneficiary digest to the beneficiary group, the same to the wage group]
+#: beneficiary digest to the beneficiary group, the same to the wage group, to the payee group]
 OWNER_SLOT: Final = "~OWNER"
+#: payee groups (network cases only, processors/networks.py): the accounts paying one account
+#: by transfer, and that account as owner. No indicator of their own.
+PAYEE_KIND: Final = "payee"
+PAYEE_CHANNELS: Final = frozenset({"WIRE", "ACH", "P2P", "REMITTANCE"})
+#: account-state slot: {first 16 hex digits of a payee digest: [event time last reported as
+#: its payer (0: never), event time of the last payment to it]}
+PAYEE_SLOT: Final = "~PAYEES"
+MAX_PAYEES: Final = 32
 #: account-state slot: [event time, US$ amount] of the account's last payroll credit
 PAYDAY_SLOT: Final = "~PAYDAY"
 #: account-state slot: {kind initial + first 16 hex digits of the hash: event time last
@@ -298,8 +307,14 @@ class Linker:
         wages: WageForwarding | None = None,
         collector: CollectorFanIn | None = None,
         controller: WagesCollected | None = None,
+        payee_window_ms: int = 0,
+        payee_max: int = 0,
     ) -> None:
         self.shared = shared
+        #: payee groups (0: off): members kept this long, at most payee_max + 1 of them
+        self.payee_window_ms = payee_window_ms
+        self.payee_refresh_ms = max(MIN_REFRESH_MS, payee_window_ms // 4)
+        self.payee_max = payee_max
         self.beneficiary = beneficiary
         self.wages = wages
         #: the detectors a money group's finding is recorded under on its owner (None:
@@ -335,13 +350,17 @@ class Linker:
             for det in (shared, beneficiary, wages)
             if det is not None
         }
-        #: outgoing channels that can make a beneficiary or forwarded-wage link
+        #: outgoing channels that can make a beneficiary, forwarded-wage or payee link
         self._out_channels = frozenset(
-            (beneficiary.channels if beneficiary else set()) | (wages.channels if wages else set())
+            (beneficiary.channels if beneficiary else set())
+            | (wages.channels if wages else set())
+            | (PAYEE_CHANNELS if payee_window_ms else set())
         )
 
     @classmethod
-    def from_detectors(cls, detectors: tuple[Detector, ...]) -> Linker:
+    def from_detectors(
+        cls, detectors: tuple[Detector, ...], payee_window_ms: int = 0, payee_max: int = 0
+    ) -> Linker:
         by_code = {d.code: d for d in detectors}
         return cls(
             by_code.get(SHARED),  # type: ignore[arg-type]
@@ -349,6 +368,19 @@ class Linker:
             by_code.get(WAGES),  # type: ignore[arg-type]
             by_code.get(COLLECTOR),  # type: ignore[arg-type]
             by_code.get(CONTROLLER),  # type: ignore[arg-type]
+            payee_window_ms,
+            payee_max,
+        )
+
+    @classmethod
+    def from_rules(cls, rules: RuleSet) -> Linker:
+        """The links of a rule set: its cross-account indicators, and payee groups when it
+        turns network cases on (kept for its score window, capped at its network size)."""
+        on = rules.networks.enabled
+        return cls.from_detectors(
+            rules.detectors,
+            rules.score_window_ms if on else 0,
+            rules.networks.max_customers if on else 0,
         )
 
     def owner_detector(self, code: str) -> Detector | None:
@@ -357,7 +389,9 @@ class Linker:
 
     @property
     def enabled(self) -> bool:
-        return any(d is not None for d in (self.shared, self.beneficiary, self.wages))
+        return self.payee_window_ms > 0 or any(
+            d is not None for d in (self.shared, self.beneficiary, self.wages)
+        )
 
     def detector(self, code: str) -> Detector | None:
         return self._by_code.get(code)
@@ -373,7 +407,8 @@ class Linker:
         if ev.direction == "CREDIT":
             return out + self._owned(None, ev, partition)
         forwarded = self._forwarded(slots, ev, partition, record=False)
-        return out + (forwarded or self.links_to_beneficiary(ev, partition))
+        out += forwarded or self.links_to_beneficiary(ev, partition)
+        return out + self._paid(None, ev, partition)
 
     @staticmethod
     def _link(ev: PaymentEvent, kind: str, ident: str, partition: int, role: int = MEMBER) -> Link:
@@ -428,7 +463,48 @@ class Linker:
                 out.extend(forwarded)
             elif self.beneficiary is not None:
                 out.extend(self.links_to_beneficiary(ev, partition))
+            if self.payee_window_ms:
+                out.extend(self._paid(slots, ev, partition))
         return out
+
+    def _paid(self, slots: dict | None, ev: PaymentEvent, partition: int) -> list[Link]:
+        """A transfer out: a payer paying the same account again within the payee window
+        joins that payee's group (network cases only), at most once per refresh period per
+        payee (``slots`` None: a redelivery, re-sent whenever the account is a member).
+
+        Only recurring payers join: earnings handed over every few days, wages every payday,
+        fees by instalment. Someone paying a friend or a shop once is not linked to the
+        friend's other payers (on the harder simulated population, co-payers of one popular
+        friend with a weak flag each made a labour case when every payer joined).
+        """
+        if (
+            not self.payee_window_ms
+            or ev.payroll
+            or not ev.counterparty_account
+            or ev.channel not in PAYEE_CHANNELS
+        ):
+            return []
+        ident = _digest(ev.counterparty_institution or "", ev.counterparty_account)
+        t = ev.event_time
+        key = ident[:16]
+        if slots is None:  # a redelivery: what the first delivery may have sent
+            return [self._link(ev, PAYEE_KIND, ident, partition)]
+        paid = slots.get(PAYEE_SLOT)
+        if paid is None:
+            paid = slots[PAYEE_SLOT] = {}
+        entry = paid.get(key)  # [event time last reported (0: never), previous payment]
+        if entry is None:
+            entry = paid[key] = [0, 0]
+        previous, entry[1] = entry[1], t
+        if len(paid) > MAX_PAYEES:
+            newest = sorted(paid.items(), key=lambda kv: kv[1][1])[-MAX_PAYEES:]
+            slots[PAYEE_SLOT] = dict(newest)
+        if not previous or abs(t - previous) > self.payee_window_ms:
+            return []  # a first payment (in the window): not yet a recurring payer
+        if entry[0] and t - entry[0] < self.payee_refresh_ms:
+            return []
+        entry[0] = t
+        return [self._link(ev, PAYEE_KIND, ident, partition)]
 
     def _owned(self, slots: dict | None, ev: PaymentEvent, partition: int) -> list[Link]:
         """A credit that could be one of a money group's transfers: the receiving account
@@ -445,20 +521,26 @@ class Linker:
             return []
         out: list[Link] = []
         mark = None if slots is None else slots.get(OWNER_SLOT)
+        if mark is not None and len(mark) < 3:
+            mark.append(0)
         ident = ""
-        for i, det in enumerate((self.beneficiary, self.wages)):
-            if det is None or ev.channel not in det.channels:  # type: ignore[attr-defined]
+        b, w = self.beneficiary, self.wages
+        for i, kind, channels, refresh in (
+            (0, BENEFICIARY_KIND, b.channels if b else (), self.owner_refresh_ms.get(BENEFICIARY)),
+            (1, WAGE_KIND, w.channels if w else (), self.owner_refresh_ms.get(WAGES)),
+            (2, PAYEE_KIND, PAYEE_CHANNELS if self.payee_window_ms else (), self.payee_refresh_ms),
+        ):
+            if ev.channel not in channels or refresh is None:
                 continue
-            if det is self.beneficiary and ev.amount_usd >= self._max_usd:
+            if i == 0 and ev.amount_usd >= self._max_usd:
                 continue
             if slots is not None:
                 if mark is None:
-                    mark = slots[OWNER_SLOT] = [0, 0]
-                if mark[i] and ev.event_time - mark[i] < self.owner_refresh_ms[det.code]:
+                    mark = slots[OWNER_SLOT] = [0, 0, 0]
+                if mark[i] and ev.event_time - mark[i] < refresh:
                     continue
                 mark[i] = ev.event_time
             ident = ident or _digest(ev.institution_id, ev.account_id)
-            kind = BENEFICIARY_KIND if det is self.beneficiary else WAGE_KIND
             out.append(self._link(ev, kind, ident, partition, OWNER))
         return out
 
@@ -547,6 +629,9 @@ class LinkIndex:
         owner's code (COLLECTOR_FAN_IN, WAGES_COLLECTED). A REPORT only updates the summary
         of a member already in the group (processors/networks.py)."""
         self.replayed = False
+        if link.kind == PAYEE_KIND:
+            self._add_payee(group, link)
+            return []
         code = link.code
         det = self.linker.detector(code)
         if det is None:
@@ -631,6 +716,46 @@ class LinkIndex:
             else:
                 out.append(self._signal(det, link, group, key, n, need))
         return out
+
+    def _add_payee(self, group: IdentifierGroup, link: Link) -> None:
+        """A payee group: members and its owner, for network cases only (no finding, no
+        signal). Bounded like the others: trimmed to the window (plus the refresh period),
+        at most the network size plus one payer."""
+        linker = self.linker
+        if not linker.payee_window_ms:
+            return
+        member_key = f"{link.institution_id}|{link.account_id}"
+        members = group.members
+        member = members.get(member_key)
+        t = link.event_time
+        if link.role == REPORT:
+            self.replayed = member is not None and member[7] == link.event_id
+            if member is not None and not self.replayed:
+                member[6], member[7], member[4] = link.summary, link.event_id, link.partition
+            return
+        self.replayed = member is not None and member[2] == link.event_id
+        if member is None:
+            role = OWNER if link.role == OWNER else MEMBER
+            members[member_key] = [t, link.customer_id, link.event_id, t, link.partition, role,
+                                   link.summary, ""]  # fmt: skip
+        else:
+            member[4] = link.partition
+            if link.role == OWNER:
+                member[5] = OWNER
+            if t >= member[0] and not self.replayed:
+                member[0], member[2], member[6] = t, link.event_id, link.summary
+            member[3] = min(member[3], t)
+        group.watermark = max(group.watermark, t)
+        horizon = group.watermark - linker.payee_window_ms - linker.payee_refresh_ms
+        if any(m[0] < horizon for m in members.values()):
+            for key in [k for k, m in members.items() if m[0] < horizon]:
+                del members[key]
+        payers = [k for k, m in members.items() if m[5] != OWNER]
+        cap = linker.payee_max + 1
+        if len(payers) > cap:
+            keep = sorted(payers, key=lambda k: members[k][0])[-cap:]
+            keep += [k for k, m in members.items() if m[5] == OWNER]
+            group.members = {k: members[k] for k in keep}
 
     def _signal(
         self, det: Detector, link: Link, group: IdentifierGroup, member_key: str, n: int,

@@ -21,6 +21,10 @@ of one beneficiary or of forwarded wages. It is bounded twice over:
   (weighing on it alone). Customers sharing an identifier and footprints that fit several
   typologies (hotels in several cities, structuring) do not say which crime, if any: three
   relatives sharing a home phone, one of whom travels for work, are not a labour case.
+* payees: a payee group holds the accounts paying one account *again and again* by
+  transfer within the score window (earnings handed to a controller, wages to a boss, fees
+  to a recruiter by instalment), and that account when it is ours. Paying a friend, a shop or
+  a landlord once links nobody to their other payers (processors/links.py).
 * pairs: two customers sharing a phone and an address are a household first. FIN-2014-A008's
   red flag is contact details shared by *many* customers (SHARED_IDENTIFIER needs 3), so a
   network of two only makes a case when one of its contributing indicators is specific to
@@ -163,7 +167,7 @@ class Networks:
         self.policy = rules.networks
         self.enabled = rules.networks.enabled
         #: how long a link keeps the account reporting to its group
-        self.keep_ms = 0
+        self.keep_ms = rules.score_window_ms * 5 // 4  # payee groups (processors/links.py)
         for det in rules.detectors:
             if det.code in ("SHARED_IDENTIFIER", "COMMON_BENEFICIARY", "WAGE_FORWARDING"):
                 self.keep_ms = max(self.keep_ms, det.window_ms * 5 // 4)

@@ -83,7 +83,7 @@ def run(
     events = processed = duplicates = 0
     # Calls below go straight to the functions and methods: compiled (the usual case), a
     # direct call is cheaper than one through a local alias.
-    linker = Linker.from_detectors(engine.rules.detectors)
+    linker = Linker.from_rules(engine.rules)
     links_on = linker.enabled
     hop = _Hop(engine, LinkIndex(linker), Networks(engine.rules, engine.explains), states,
                now_ms, hits, alerts)  # fmt: skip

@@ -188,7 +188,7 @@ class PaymentPipeline:
         """The link rules of the engine in force (rebuilt after a hot rule reload)."""
         cached = getattr(self, "_linker", None)
         if cached is None or cached[0] is not self.engine:
-            linker = Linker.from_detectors(self.engine.rules.detectors)
+            linker = Linker.from_rules(self.engine.rules)
             cached = self._linker = (self.engine, linker)
         return cached[1]
 
