@@ -358,3 +358,69 @@ def test_a_household_of_two_with_weak_flags_makes_no_case():
     doc = copy.deepcopy(rules.default_document())
     doc["networks"]["pair_min_weight"] = 0.5
     assert len(cases(backtest(night_cash("p1", T0) + motels("p2", T0), rules.parse(doc)))) == 1
+
+
+# ------------------------------------------------------------------------- payee groups
+
+
+def handover(account: str, t: int, to: str = "boss", institution: str = "bank-a") -> dict:
+    """A victim passing earnings to the controller's account by P2P."""
+    return payment(
+        f"{account}-p{t}",
+        t,
+        account,
+        channel="P2P",
+        amount_minor=30_000,
+        institution_id=institution,
+        counterparty={"account_id": to, "institution_id": "bank-a"},
+    )
+
+
+def test_only_a_recurring_payer_joins_its_payees_group():
+    from processors.links import PAYEE_KIND, Linker
+    from processors.validation import to_event
+
+    linker = Linker.from_rules(RULES)
+    slots: dict = {}
+
+    def kinds(rec):
+        return [lk.kind for lk in linker.due(slots, to_event(rec, NOW), False)]
+
+    assert kinds(handover("v1", T0)) == []  # once: a friend, a shop
+    assert kinds(handover("v1", T0 + DAY)) == [PAYEE_KIND]  # again within the window
+    assert kinds(handover("v1", T0 + 2 * DAY)) == []  # reported this refresh period
+    assert kinds(handover("v1", T0 + 6 * DAY)) == [PAYEE_KIND]
+    late = {}
+    assert [lk.kind for lk in linker.due(late, to_event(handover("v2", T0), NOW), False)] == []
+    assert (
+        linker.due(late, to_event(handover("v2", T0 + 20 * DAY), NOW), False) == []
+    )  # the first payment left the window
+    again = linker.due(slots, to_event(handover("v1", T0 + DAY), NOW), True)
+    assert [lk.kind for lk in again] == [PAYEE_KIND]  # a redelivery re-sends
+    # Networks off: no payee links at all.
+    doc = copy.deepcopy(rules.default_document())
+    doc["networks"]["enabled"] = False
+    off = Linker.from_rules(rules.parse(doc))
+    quiet: dict = {}
+    for day in range(3):
+        assert off.due(quiet, to_event(handover("v3", T0 + day * DAY), NOW), False) == []
+
+
+def test_victims_passing_earnings_to_one_controller_make_a_network():
+    """Linked only through the controller they pay (no shared identifier): one victim pays
+    the ads, another the motels; the controller's own account is clean."""
+    recs = ads("v1", T0, phone=None) + motels("v2", T0, phone=None)
+    for day in range(4):
+        recs += [handover("v1", T0 + day * DAY + HOUR), handover("v2", T0 + day * DAY + 2 * HOUR)]
+        recs.append(payment(f"boss-c{day}", T0 + day * DAY, "boss", institution_id="bank-a"))
+    found = cases(backtest(recs))
+    assert [(c["account_id"], c["typology"], c["network"]["link_kind"]) for c in found] == [
+        ("v1", "SEX_TRAFFICKING", "payee")
+    ]
+    assert {m["account_id"] for m in found[0]["network"]["members"]} == {"v1", "v2"}
+
+
+def test_one_off_payers_of_one_friend_are_not_a_network():
+    recs = ads("a", T0, phone=None) + motels("b", T0, phone=None)
+    recs += [handover("a", T0 + HOUR, to="friend"), handover("b", T0 + 2 * HOUR, to="friend")]
+    assert backtest(recs).alerts == {}
