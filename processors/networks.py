@@ -50,12 +50,14 @@ subject, so relatives paying a smuggler are not put in a case for it.
 
 **One case per network and subject.** The case is raised on its subject's own account state
 (Engine.apply_signal), under the account's cooldown, so an account never carries a network
-case and its own alert for one pattern. Its id derives from the set of contributing members
-and the newest evidence, so a network linked by several identifiers (a phone and an address)
-makes the same case, with the same id, from each identifier's group, and the case queue keeps
-one. While the cooldown lasts a group makes no second case for the same subject; a member that
-becomes a subject later (the controller whose own account the group only finds after the
-workers, say) gets its own case.
+case and its own alert for one pattern. The network's id is a digest of its contributing
+members, and the case's id adds the institution, the subject and the newest evidence. A
+network linked by several identifiers (a phone and an address) is one network: once its case
+is open (its subjects' reports say so), no other group of it makes another; before that, each
+group picks the same subject from the same hits and makes the same case id, which the case
+queue keeps once. While the cooldown lasts a group makes no second case for the same
+subject; a member that becomes a subject of a grown network later (the controller whose own
+account the group only finds after the workers, say) gets its own case.
 
 **Who reads it (tenancy).** Groups may span institutions, and no institution may read
 another's customers. A case is therefore written once per institution holding contributing
@@ -302,6 +304,13 @@ class Networks:
                 continue  # shared identifiers and ambiguous footprints do not name a crime
             if len(customers) == 2 and strongest < self.policy.pair_min_weight:
                 continue  # a household's size: weak flags of two partners are not a ring
+            network_id = _digest("network", *sorted(subjects))
+            if any(
+                (members[k][6][1].get(typology.value) or [0, ""])[1] == network_id
+                and members[k][6][1][typology.value][0] > now
+                for k in subjects
+            ):
+                continue  # this network's case is open (made from another of its groups)
             signals = self._records(group, key, typology, score, contributing, subjects, own,
                                     now, now_ms)  # fmt: skip
             if signals:
@@ -412,7 +421,9 @@ class Networks:
                 for k in sorted(local, key=lambda k: (k != principal, k))
             ]
             elsewhere = [k for k in subjects if k.split("|", 1)[0] != inst]
-            alert_id = _digest(network_id, inst, typology.value, rules.version, str(episode))
+            alert_id = _digest(
+                network_id, inst, principal, typology.value, rules.version, str(episode)
+            )
             record = {
                 "alert_id": alert_id,
                 "institution_id": inst,

@@ -64,8 +64,9 @@ def test_simulated_file_all_scenarios_detected_reports_written_bad_lines_counted
     for reason, n in [("undecodable", 2), ("invalid_amount", 1), ("unknown_currency", 1)]:
         assert f"| {reason} | {n} |" in report
     assert "| future_event_time | 1 |" in report
+    per_typology = report.split("## Per typology", 1)[1]
     for typology in ("SEX_TRAFFICKING", "LABOUR_TRAFFICKING", "HUMAN_SMUGGLING"):
-        row = next(line for line in report.splitlines() if line.startswith(f"| {typology} |"))
+        row = next(line for line in per_typology.splitlines() if line.startswith(f"| {typology} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         labelled, true_pos, precision, recall = cells[1], cells[4], cells[5], cells[6]
         assert labelled == "2" and true_pos == "2", row
@@ -73,6 +74,14 @@ def test_simulated_file_all_scenarios_detected_reports_written_bad_lines_counted
         assert cells[7].startswith("0 "), row  # no hard negative alerted
     for code in (d.code for d in rules_mod.load().detectors):  # whatever the rule set enables
         assert f"| {code} |" in report
+    # Scenario level (issue 12): two scenarios of each typology, each found.
+    scenarios = report.split("## Scenarios", 1)[1].split("##", 1)[0]
+    for typology in ("SEX_TRAFFICKING", "LABOUR_TRAFFICKING", "HUMAN_SMUGGLING"):
+        row = next(line for line in scenarios.splitlines() if line.startswith(f"| {typology} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1:4] == ["2", "2", "100.0%"], row
+    assert "| HUMAN_SMUGGLING | funnel |" in report  # recall per role
+    assert "wrong-typology alerts (an alert on a positive of another typology): 0" in report
 
 
 def test_run_matches_scoring_and_keeps_each_alert_once():

@@ -116,7 +116,7 @@ def _strings(value):
 
 
 def test_default_scenario_mix():
-    _, truth = generate(3, 3000, 14, START, KEY)
+    _, truth = generate(3, 3000, 14, START, KEY, rings=0)
     kinds = Counter(s.typology for s in truth)
     assert kinds == {"SEX_TRAFFICKING": 2, "LABOUR_TRAFFICKING": 2, "HUMAN_SMUGGLING": 2, "NONE": 6}
     # Six look-alikes: the first six kinds in turn; no groups below eight scenarios.
@@ -132,7 +132,7 @@ def test_default_scenario_mix():
 def test_engine_catches_every_scenario_and_no_look_alike():
     """The whole point of the scenarios: recall 1.0 and no hard-negative alert, default rules."""
     accounts, days = 3000, 14
-    events, truth = generate(7, accounts, days, START, KEY)
+    events, truth = generate(7, accounts, days, START, KEY, rings=0)  # per account only
     engine = Engine(rules.load())
     now = START + days * DAY_MS + 3_600_000
     states: dict[str, AccountState] = defaultdict(AccountState)
@@ -486,23 +486,12 @@ def test_every_scenario_alerts_with_the_world_watchlists_and_no_look_alike(world
         for t in truth
         if t.typology == "NONE" and alerted[t.account_id]
     ]
-    # A relative who pays once shows only the cross-account signal, which by design does not
-    # alert alone (the weights need one footprint of the account's own); everyone else must.
-    span = {t.account_id: (t.start_ms, t.end_ms) for t in truth}
-    sends = Counter(
-        r["account_id"]
-        for r in events
-        if r["channel"] == "REMITTANCE"
-        and r["account_id"] in span
-        and span[r["account_id"]][0] <= r["event_time"] <= span[r["account_id"]][1]
-    )
-    one_off = {
-        t.account_id
-        for t in truth
-        if t.kind == "smuggling_common_beneficiary" and sends[t.account_id] == 1
-    }
-    assert [m for m in missed if m[1] not in one_off] == []
-    assert len(missed) < len([t for t in truth if t.typology != "NONE"]) // 10
+    # The relatives who pay one collector abroad (not a customer) carry the senders' side of
+    # the finding, which is context (COMMON_BENEFICIARY, docs/detection.md): paying a
+    # smuggler's fee at a remittance counter does not make a relative a smuggler, so they
+    # alert only with enough smuggling footprints of their own. Everyone else must alert.
+    context = {t.account_id for t in truth if t.kind == "smuggling_common_beneficiary"}
+    assert [m for m in missed if m[1] not in context] == []
     assert false == []
 
 
@@ -608,3 +597,41 @@ def test_avro_output_needs_a_file(capsys):
     with pytest.raises(SystemExit):
         simulate_cli.main(["--accounts", "5", "--days", "1", "--out", "-", "--format", "avro"])
     assert "needs --out FILE" in capsys.readouterr().err
+
+
+def test_rings_label_roles_and_their_members_pay_each_other():
+    """Issue 12's harder scenarios (simulator/scenarios/rings.py): every ring account has a
+    role; a transfer between two members is a debit on one and a credit on the other, each
+    naming the other; look-alike rings are labelled NONE."""
+    sim = simulation.build(5, 3000, 21, START, KEY, scenarios=3, groups=0, rings=2)
+    events = list(sim.events)
+    rings = [t for t in sim.truth if t.scenario_id.startswith("ring-")]
+    assert {t.kind for t in rings if t.typology != "NONE"} == {
+        "ring_smuggling_collector",
+        "ring_labour_controller",
+        "ring_sex_controller",
+    }
+    assert {t.typology for t in rings if t.kind.startswith("hard_negative")} == {"NONE"}
+    roles = {(t.kind, t.role) for t in rings}
+    assert ("ring_smuggling_collector", "collector") in roles
+    assert ("ring_smuggling_collector", "sender") in roles
+    assert ("ring_labour_controller", "controller") in roles
+    assert ("ring_labour_controller", "worker") in roles
+    assert ("ring_sex_controller", "victim") in roles
+    assert all(t.role for t in rings)
+    members = {t.account_id for t in rings}
+    debits = {
+        (r["account_id"], r["counterparty"]["account_id"], r["amount_minor"])
+        for r in events
+        if r["direction"] == "DEBIT"
+        and r["account_id"] in members
+        and (r.get("counterparty") or {}).get("account_id") in members
+    }
+    credits = {
+        (r["counterparty"]["account_id"], r["account_id"], r["amount_minor"])
+        for r in events
+        if r["direction"] == "CREDIT"
+        and r["account_id"] in members
+        and (r.get("counterparty") or {}).get("account_id") in members
+    }
+    assert debits and debits == credits
