@@ -6,9 +6,12 @@ When each worker is paid into an account of their own, the same control shows on
 accounts: soon after each payday, the workers' accounts send most of their wage on to one
 collector. ``processors.links`` notes, per account, the last payroll credit. A transfer out
 within ``forward_hours`` of it, and at least ``min_share`` of it, becomes a link keyed by the
-beneficiary (a digest of counterparty account and institution). The group counts distinct
-customers, and ``Engine.apply_signal`` records the finding on every sender's account.
-``accepts`` is always false.
+beneficiary (a digest of counterparty account and institution), and not also a
+COMMON_BENEFICIARY link: wages forwarded after payday are labour evidence, not smuggling fees
+(processors/attribution.py). The group counts distinct customers, and
+``Engine.apply_signal`` records the finding on every sender's account and, when the account
+collecting the wages is one of ours, on it as WAGES_COLLECTED: the controller, the primary
+subject. ``accepts`` is always false.
 
 Numbers. From the source: wages "leave again right after arrival" and "several workers' wages
 into one account". Suggested (the reference marks them so): forwarded within 24 hours, at least
