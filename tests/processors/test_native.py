@@ -206,7 +206,13 @@ def source_annotations(cls: type) -> dict[str, str]:
 
 def sample(text: str, i: int):
     """A value of the field's type (compiled classes check them), distinct per position."""
-    for kind, value in (("list", [f"v{i}"]), ("float", i + 0.5), ("bool", True), ("int", 1000 + i)):
+    for kind, value in (
+        ("list", [f"v{i}"]),
+        ("dict", {f"k{i}": i}),
+        ("float", i + 0.5),
+        ("bool", True),
+        ("int", 1000 + i),
+    ):
         if kind in text:
             return value
     return f"v{i}"
