@@ -112,3 +112,10 @@ def test_disabled_wage_forwarding_yields_no_wage_links():
     for rec in (payroll("p1", T0, "w1"), send_on("s1", T0 + HOUR, "w1", 850)):
         assert [lk for lk in linker.due(slots, to_event(rec, NOW), False)
                 if lk.kind == WAGE_KIND] == []  # fmt: skip
+
+
+def test_rent_paid_right_after_payday_is_not_a_forwarded_wage():
+    rent = send_on("r1", T0 + 5 * HOUR, "w1", 800, purpose="RENT")
+    assert links_of([payroll("p1", T0, "w1"), rent]) == []
+    same_without_purpose = send_on("s1", T0 + 5 * HOUR, "w1", 800)
+    assert len(links_of([payroll("p1", T0, "w1"), same_without_purpose])) == 1

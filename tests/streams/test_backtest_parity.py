@@ -60,6 +60,7 @@ def all_consumed(settings) -> bool:
         and consumer_lag(settings, router_group(group), settings.topic_alerts) == 0
     )
 
+
 pytestmark = pytest.mark.integration
 
 
