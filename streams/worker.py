@@ -46,6 +46,7 @@ from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.rules_feed import RulesFeed
 from streams.topics import ensure_topics
+from streams.transport import install as install_transport
 
 log = logging.getLogger("chainbreaker.worker")
 
@@ -168,7 +169,7 @@ class BatchView:
 def make_app(settings: Settings) -> faust.App:
     """The Faust app with the worker's settings and no agents: the worker builds its
     topology on it, and the benchmark's bare agent (Faust's own floor) runs on the same."""
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="rocksdb://",
@@ -196,6 +197,10 @@ def make_app(settings: Settings) -> faust.App:
             "write_buffer_size": 16 * 1024 * 1024,
         },
     )
+    # Faust's aiokafka transport, with fetches that cannot skip input records at the end of
+    # a changelog recovery (streams/transport.py: the restarted-worker stall).
+    install_transport(app)
+    return app
 
 
 def build_app(
