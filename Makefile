@@ -15,6 +15,7 @@ demo: setup                          ## stack + worker + simulated traffic, prin
 	CB_PROMETHEUS=$${CB_PROMETHEUS:-true} $(BIN)/chainbreaker demo
 
 test: setup stack-up                 ## lint, unit and integration tests against the real stack
+	$(BIN)/chainbreaker stack browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy processors
 	$(BIN)/python -m pytest -q

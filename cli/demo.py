@@ -27,7 +27,9 @@ from config.settings import PROJECT_ROOT, Settings, load
 from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
 from simulator.simulation import generate
+from stack import desk as stack_desk
 from stack import services as stack
+from stack.paths import paths as stack_paths
 from streams.topics import consumer_lag, ensure_topics
 
 
@@ -136,6 +138,12 @@ def main(argv: list[str]) -> int:
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     print(stack.up(settings).render(), flush=True)
     ensure_topics(settings)
+    desk = stack_desk.up(settings, stack_paths(settings))
+    print(
+        f"desk       {desk.action}: {desk.address}  (log: {desk.log}); the login is printed "
+        "at the end",
+        flush=True,
+    )
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     since_ms = int(time.time() * 1000)
     since = f"{since_ms}-0"
@@ -218,8 +226,10 @@ def main(argv: list[str]) -> int:
             f"p99 {_percentile(latencies, 0.99):.0f} ms (n={len(latencies)})"
         )
     _institution_hint(settings, client)
+    _desk_hint(settings, stack_desk.url(settings))
     print(
-        "\nThe stack is still running: `make stack-down` (or `chainbreaker stack down`) stops it."
+        "\nThe stack and the desk are still running: `make stack-down` (or `chainbreaker stack "
+        "down`) stops them."
     )
     return 0
 
@@ -243,3 +253,25 @@ def _institution_hint(settings, client) -> None:
             "--outcome false-positive --analyst an-1"
         )
         return
+
+
+def _desk_hint(settings, address: str, institution: str = "bank-us-01") -> None:
+    """How to sign in to the desk as the bank. The password is the bank's Redis ACL password
+    of this local stack (random, made by `stack up`): printed here, on the demo's console,
+    once, for the local demo user, never into a log (docs/desk.md)."""
+    from institutions.credentials import credentials_path, read_credentials, url_credentials
+
+    path = credentials_path(settings, institution)
+    try:
+        password = url_credentials(read_credentials(path).get("CB_CASES_REDIS_URL", ""))[1]
+    except OSError:
+        password = None
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    print(f"\nWork the cases in the analysts' desk: open {address}/ and sign in as")
+    print(f"  institution  {institution}")
+    if password:
+        print(f"  password     {password}")
+    print("  analyst      an-1 (any pseudonymous reference of yours; never a name)")
+    print(f"  (the password of {institution}'s case-queue user, from {path}; the demo prints it")
+    print("   for you, the local user; it is in no log)")

@@ -24,6 +24,7 @@ COMMANDS = {
         "institutions.cli",
         "Institutions: read, show, dispose, SAR-draft cases; grant access",
     ),
+    "desk": ("desk.cli", "Serve the analysts' web desk (case queue, SAR drafts, dispositions)"),
 }
 
 

@@ -8,6 +8,7 @@ to start.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -115,6 +116,17 @@ def _institutions(name: str, environ: dict[str, str]) -> tuple[str, ...]:
     return ids
 
 
+def _bind_address(name: str, default: str, environ: dict[str, str]) -> str:
+    value = _str(name, default, environ)
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IP address to listen on (127.0.0.1, ::1, 0.0.0.0), got {value!r}"
+        ) from None
+    return value
+
+
 def _redis_url(name: str, environ: dict[str, str]) -> str | None:
     value = _env(name, environ)
     if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -182,6 +194,14 @@ class Settings:
     institutions: tuple[str, ...] = ("bank-us-01", "msb-us-02", "cu-ca-03")
     cases_redis_url: str | None = None
     cases_institution: str | None = None
+    # The analysts' desk (desk/, `chainbreaker desk`): where it listens, how long a signed-in
+    # session lives, and how many failed sign-ins lock a client or an institution out.
+    desk_port: int = 18080
+    desk_bind: str = "127.0.0.1"
+    desk_session_idle_s: int = 1800
+    desk_session_max_s: int = 8 * 3600
+    desk_signin_failures: int = 5
+    desk_signin_lockout_s: int = 300
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -223,6 +243,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     app_id = _str("CB_APP_ID", "chainbreaker", env)
     if not app_id.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"CB_APP_ID may hold letters, digits, '-' and '_' only, got {app_id!r}")
+    desk_idle = _int("CB_DESK_SESSION_IDLE_S", 1800, env, 60, 86_400)
+    desk_max = _int("CB_DESK_SESSION_MAX_S", 8 * 3600, env, 300, 7 * 86_400)
+    if desk_max < desk_idle:
+        raise ConfigError(
+            f"CB_DESK_SESSION_MAX_S ({desk_max}) must not be shorter than "
+            f"CB_DESK_SESSION_IDLE_S ({desk_idle})"
+        )
     hash_key = _str("CB_HASH_KEY", "chainbreaker-local-dev-key", env)
     if len(hash_key) < 16:
         raise ConfigError("CB_HASH_KEY must be at least 16 characters")
@@ -278,6 +305,12 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         cases_institution=check_institution_id(
             "CB_CASES_INSTITUTION", _env("CB_CASES_INSTITUTION", env)
         ),
+        desk_port=_port("CB_DESK_PORT", 18080, env),
+        desk_bind=_bind_address("CB_DESK_BIND", "127.0.0.1", env),
+        desk_session_idle_s=desk_idle,
+        desk_session_max_s=desk_max,
+        desk_signin_failures=_int("CB_DESK_SIGNIN_FAILURES", 5, env, 1, 1000),
+        desk_signin_lockout_s=_int("CB_DESK_SIGNIN_LOCKOUT_S", 300, env, 1, 86_400),
     )
 
 

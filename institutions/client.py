@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 ENTRY_ID = re.compile(r"\d+-\d+")
 SCAN_CHUNK = 500
+# The consumer a released case is parked on: pending (so still open and counted), on nobody's
+# desk, claimable by anyone (`claim`, or `reclaim` once idle). Not a valid analyst name.
+UNASSIGNED = "unassigned"
 
 
 class CaseError(Exception):
@@ -110,6 +113,12 @@ def _case(entry_id: Any, raw: dict) -> Case:
         raise CaseError(f"entry {_s(entry_id)} is not a case ({exc})") from None
     summary = {k: v for k, v in fields.items() if k != "alert"}
     return Case(_s(entry_id), summary, alert)
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a sortable pair (ms, sequence)."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def default_consumer() -> str:
@@ -252,6 +261,77 @@ class CaseClient:
         )
         return next((_case(eid, raw) for eid, raw in entries if raw), None)
 
+    # ------------------------------------------------------------------ overview (the desk)
+
+    def last_delivered(self) -> str:
+        """The newest entry the analysts group has handed out: every later one is new."""
+        self.ensure_group()
+        for group in self.redis.xinfo_groups(self.stream):
+            if _s(group.get("name", group.get(b"name", ""))) == ANALYSTS_GROUP:
+                return _s(group.get("last-delivered-id", group.get(b"last-delivered-id", "0-0")))
+        return "0-0"
+
+    def recent(self, count: int) -> list[Case]:
+        """The newest ``count`` cases of the queue, newest first, whatever their state."""
+        entries = self.redis.xrevrange(self.stream, max="+", min="-", count=count)
+        return [_case(eid, raw) for eid, raw in entries]
+
+    def cases(self, entry_ids: list[str]) -> dict[str, Case]:
+        """Cases by entry id, one round trip; ids not (or no longer) on the stream are absent."""
+        pipe = self.redis.pipeline(transaction=False)
+        for entry_id in entry_ids:
+            pipe.xrange(self.stream, min=entry_id, max=entry_id)
+        found = {}
+        for entries in pipe.execute():
+            for eid, raw in entries:
+                case = _case(eid, raw)
+                found[case.entry_id] = case
+        return found
+
+    def outcomes(self, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Recorded outcomes of these alerts, one round trip; undecided ones are absent."""
+        key = outcomes_key(self.settings.app_id, self.institution_id)
+        pipe = self.redis.pipeline(transaction=False)
+        for alert_id in alert_ids:
+            pipe.hget(key, alert_id)
+        return {a: json.loads(raw) for a, raw in zip(alert_ids, pipe.execute(), strict=True) if raw}
+
+    def all_outcomes(self) -> dict[str, dict[str, Any]]:
+        """Every outcome this institution recorded (alert id -> record)."""
+        raw = self.redis.hgetall(outcomes_key(self.settings.app_id, self.institution_id))
+        return {_s(k): json.loads(v) for k, v in raw.items()}
+
+    def release(self, entry_id: str) -> Case | None:
+        """Put a case pending on this consumer back for anyone to claim: it moves to the
+        UNASSIGNED consumer (still pending, so still open). None if it is not on this desk."""
+        held = self.holder(entry_id)
+        if held is None or held.consumer != self.consumer:
+            return None
+        entries = self.redis.xclaim(self.stream, ANALYSTS_GROUP, UNASSIGNED, 0, [entry_id])
+        return next((_case(eid, raw) for eid, raw in entries if raw), None)
+
+    def claim_new(self, entry_id: str) -> Case | None:
+        """Take one particular case that nobody has been handed yet.
+
+        A consumer group hands new cases out oldest first, so the older new cases are handed
+        to UNASSIGNED (still open, claimable by anyone) and this one is then claimed from
+        there, only if nobody else took it meanwhile (XCLAIM's idle-time guard).
+        """
+        self.ensure_group()
+        if entry_key(entry_id) <= entry_key(self.last_delivered()):
+            return None  # handed out already: claim() it from whoever holds it
+        older = self.redis.xrange(self.stream, min=f"({self.last_delivered()}", max=entry_id)
+        if not any(_s(eid) == entry_id for eid, _ in older):
+            return None
+        self.redis.xreadgroup(ANALYSTS_GROUP, UNASSIGNED, {self.stream: ">"}, count=len(older))
+        held = self.holder(entry_id)
+        if held is None or held.consumer != UNASSIGNED:
+            return None  # another analyst's read took it first
+        entries = self.redis.xclaim(
+            self.stream, ANALYSTS_GROUP, self.consumer, held.idle_ms, [entry_id]
+        )
+        return next((_case(eid, raw) for eid, raw in entries if raw), None)
+
     # ------------------------------------------------------------------ lookup
 
     def get(self, ref: str) -> Case:
@@ -346,5 +426,7 @@ __all__ = [
     "CaseError",
     "CaseNotFound",
     "PendingCase",
+    "UNASSIGNED",
     "default_consumer",
+    "entry_key",
 ]

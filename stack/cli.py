@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "--wipe", action="store_true", help="also delete the Kafka, Redis and worker data"
     )
     commands.add_parser("status", help="show what runs where (exit 1 if anything is down)")
+    commands.add_parser(
+        "browser", help="install Chromium + chromedriver for the browser tests when missing"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     log = logging.getLogger("stack")  # the parent of every stack module's logger
@@ -44,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         log.propagate = False
     try:
         s = settings_module.load()
+        if args.command == "browser":
+            from stack.packages import ensure_chromium
+
+            browser, driver = ensure_chromium()
+            print(f"browser: {browser}\ndriver:  {driver}")
+            return 0
         if args.command == "up":
             report = up(s, with_prometheus=args.with_prometheus or s.prometheus)
         elif args.command == "down":

@@ -172,3 +172,18 @@ def install_java(otherwise: str) -> str:
         )
     install(package, otherwise)
     return package
+
+
+# --------------------------------------------------------------------------- the test browser
+
+# The desk's browser tests drive the system's Chromium through its WebDriver; both come from
+# the distribution (Debian: chromium, chromium-driver), never a browser download of our own.
+CHROMIUM_HINT = "Chromium and its WebDriver (Debian: chromium chromium-driver)"
+
+
+def ensure_chromium() -> tuple[str, str]:
+    """(chromium, chromedriver), installing Debian's packages with apt-get when missing."""
+    otherwise = "install Chromium and chromedriver yourself and put them on PATH"
+    browser = ensure_binary("chromium", "chromium", otherwise, CHROMIUM_HINT)
+    driver = ensure_binary("chromium-driver", "chromedriver", otherwise, CHROMIUM_HINT)
+    return browser, driver

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from stack import kafka, prometheus, redis
+from stack import desk, kafka, prometheus, redis
 from stack.paths import KAFKA, PROMETHEUS, REDIS, StackPaths, paths
 from stack.process import (
     StackError,
@@ -242,9 +242,10 @@ def down(settings: Settings, wipe: bool = False) -> StackReport:
             service, ServiceStatus(service, _address(service, s), False, False, None, "not running")
         )
     services = tuple(results[svc] for svc in (KAFKA, REDIS))
-    stopped = prometheus.down(s, p, wipe)
-    if stopped is not None:
-        services += (stopped,)
+    # Then what the demo adds to the stack: the analysts' desk and Prometheus.
+    for stopped in (desk.down(s, p, wipe), prometheus.down(s, p, wipe)):
+        if stopped is not None:
+            services += (stopped,)
     return StackReport("down", services, time.monotonic() - started_at)
 
 
@@ -288,9 +289,9 @@ def status(settings: Settings) -> StackReport:
                 service, address, False, pid is not None, pid, action, p.log_file(service)
             )
         )
-    extra = prometheus.status(s, p)
-    if extra is not None:
-        services.append(extra)
+    for extra in (prometheus.status(s, p), desk.status(s, p)):
+        if extra is not None:
+            services.append(extra)
     return StackReport("status", tuple(services), time.monotonic() - started_at)
 
 
