@@ -89,7 +89,9 @@ async def sign_in(request: Request) -> Response:
     wait = desk.throttle.wait_s(*keys)
     if wait > 0:
         log.warning(
-            "sign-in refused (locked out %.0f s): institution %s", wait, loggable(institution)
+            "sign-in refused (locked out %.0f s): institution %s",
+            wait,
+            loggable(institution, desk.known_institutions),
         )
         return JSONResponse(
             {"error": f"too many failed sign-ins; try again in {wait:.0f} s"},
@@ -106,10 +108,15 @@ async def sign_in(request: Request) -> Response:
         )
     except SignInError as exc:
         desk.throttle.failed(*keys)
-        log.warning("sign-in failed (API): institution %s (%s)", loggable(institution), exc)
+        log.warning(
+            "sign-in failed (API): institution %s (%s)",
+            loggable(institution, desk.known_institutions),
+            exc,
+        )
         await asyncio.sleep(desk.signin_delay_s)
         return _error(401, f"sign-in refused: {exc}")
     desk.throttle.succeeded(client_key)
+    desk.known_institutions.add(client.institution_id)
     session = desk.sessions.open(client)
     log.info("signed in (API): institution %s, analyst %s", session.institution, session.analyst)
     response = JSONResponse(_who(session, desk))

@@ -43,6 +43,7 @@ def create_app(
         guard=SignInGuard(),
         templates=templates(),
         signin_delay_s=signin_delay_s,
+        known_institutions=set(settings.institutions),
     )
 
     @asynccontextmanager

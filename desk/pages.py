@@ -150,7 +150,7 @@ async def login(request: Request) -> Response:
     # What the sign-in form shows again on failure: not the password, and the analyst
     # reference only when it is a valid one (it is free text until checked).
     keep = {"next": fields.get("next", "")}
-    if loggable(institution) == institution:
+    if institution in desk.known_institutions:
         keep["institution"] = institution
     if ANALYST_REF.fullmatch(analyst):
         keep["analyst"] = analyst
@@ -163,7 +163,9 @@ async def login(request: Request) -> Response:
     wait = desk.throttle.wait_s(*keys)
     if wait > 0:
         log.warning(
-            "sign-in refused (locked out %.0f s): institution %s", wait, loggable(institution)
+            "sign-in refused (locked out %.0f s): institution %s",
+            wait,
+            loggable(institution, desk.known_institutions),
         )
         return _login_page(
             request,
@@ -177,10 +179,15 @@ async def login(request: Request) -> Response:
         )
     except SignInError as exc:
         desk.throttle.failed(*keys)
-        log.warning("sign-in failed: institution %s (%s)", loggable(institution), exc)
+        log.warning(
+            "sign-in failed: institution %s (%s)",
+            loggable(institution, desk.known_institutions),
+            exc,
+        )
         await asyncio.sleep(desk.signin_delay_s)  # every failure costs the guesser time
         return _login_page(request, f"Sign-in refused: {exc}.", 401, **keep)
     desk.throttle.succeeded(client_key)
+    desk.known_institutions.add(client.institution_id)
     session = desk.sessions.open(client)
     log.info("signed in: institution %s, analyst %s", client.institution_id, client.consumer)
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)

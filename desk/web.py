@@ -41,6 +41,7 @@ class Desk:
     guard: SignInGuard
     templates: Jinja2Templates
     signin_delay_s: float
+    known_institutions: set[str]
 
 
 def templates() -> Jinja2Templates:

@@ -49,12 +49,17 @@ def test_svg_is_well_formed_with_one_lane_per_indicator() -> None:
     svg = chart.timeline_svg(alert)
     root = ET.fromstring(svg)
     lanes = root.findall(f"{SVG}g")
-    assert [g.get("data-indicator") for g in lanes] == ["A<B&C", "LATE_NIGHT_CASH",
-                                                        "MANY_SMALL_PAYERS"]  # fmt: skip
+    assert [g.get("data-indicator") for g in lanes] == [
+        "A<B&C",
+        "LATE_NIGHT_CASH",
+        "MANY_SMALL_PAYERS",
+    ]
     for g in lanes:
         assert g.find(f"{SVG}rect[@class='events']") is not None
         assert g.find(f"{SVG}path[@class='fired']") is not None
     xs = [float(g.find(f"{SVG}path").get("d").split()[0][1:]) for g in lanes]
     assert xs == sorted(xs) and xs[0] < xs[-1]  # fired one day apart, left to right
-    assert root.find(f"{SVG}title").text.startswith(f"Evidence timeline of alert {alert['alert_id']}")
+    assert root.find(f"{SVG}title").text.startswith(
+        f"Evidence timeline of alert {alert['alert_id']}"
+    )
     assert "<script" not in svg

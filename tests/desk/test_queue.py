@@ -7,15 +7,21 @@ from datetime import date
 import pytest
 
 from desk import queue
-from desk.queue import Filters, FilterError, classify, select
+from desk.queue import FilterError, Filters, classify, select
 from institutions.client import UNASSIGNED, Case, PendingCase
 from tests.processors.test_sar import make_alert
 
 DAY_MS = 86_400_000
 
 
-def case(entry: str, score: float, typology: str = "SEX_TRAFFICKING", severity: str = "MEDIUM",
-         codes: tuple[str, ...] = ("HOTEL_MULTI_CITY",), day: int = 0) -> Case:  # fmt: skip
+def case(
+    entry: str,
+    score: float,
+    typology: str = "SEX_TRAFFICKING",
+    severity: str = "MEDIUM",
+    codes: tuple[str, ...] = ("HOTEL_MULTI_CITY",),
+    day: int = 0,
+) -> Case:
     alert = make_alert(alert_id=f"a-{entry}")
     alert.update(score=score, typology=typology, severity=severity)
     alert["detected_at"] += day * DAY_MS
@@ -44,8 +50,13 @@ def rows():
 
 def test_each_case_gets_its_state() -> None:
     states = {r.case.entry_id: r.state for r in rows()}
-    assert states == {"100-0": "closed", "200-0": "pending", "300-0": "pending",
-                      "400-0": "new", "500-0": "pending"}  # fmt: skip
+    assert states == {
+        "100-0": "closed",
+        "200-0": "pending",
+        "300-0": "pending",
+        "400-0": "new",
+        "500-0": "pending",
+    }
     closed = next(r for r in rows() if r.state == "closed")
     assert closed.outcome == {"outcome": "VALUABLE"}
     assert queue.counts(rows(), "ana") == {"new": 1, "pending": 3, "mine": 1, "closed": 1}
@@ -81,19 +92,40 @@ def test_filters_narrow_the_view() -> None:
 
 def test_parse_refuses_unknown_values_by_name() -> None:
     codes = {"HOTEL_MULTI_CITY", "WAGE_CAPTURE"}
-    f = Filters.parse({"view": "mine", "typology": "HUMAN_SMUGGLING", "from": "2026-01-02",
-                       "indicator": "WAGE_CAPTURE", "sort": "newest"}, codes)  # fmt: skip
-    assert (f.view, f.typology, f.indicator, f.sort) == ("mine", "HUMAN_SMUGGLING",
-                                                        "WAGE_CAPTURE", "newest")  # fmt: skip
+    f = Filters.parse(
+        {
+            "view": "mine",
+            "typology": "HUMAN_SMUGGLING",
+            "from": "2026-01-02",
+            "indicator": "WAGE_CAPTURE",
+            "sort": "newest",
+        },
+        codes,
+    )
+    assert (f.view, f.typology, f.indicator, f.sort) == (
+        "mine",
+        "HUMAN_SMUGGLING",
+        "WAGE_CAPTURE",
+        "newest",
+    )
     assert f.raised_from == date(2026, 1, 2)
     assert Filters.parse({}, codes) == Filters()
-    for params, name in [({"view": "all"}, "view"), ({"typology": "FRAUD"}, "typology"),
-                         ({"indicator": "NOPE"}, "indicator"), ({"from": "yesterday"}, "from"),
-                         ({"sort": "random"}, "sort"), ({"severity": "low"}, "severity")]:  # fmt: skip
+    for params, name in [
+        ({"view": "all"}, "view"),
+        ({"typology": "FRAUD"}, "typology"),
+        ({"indicator": "NOPE"}, "indicator"),
+        ({"from": "yesterday"}, "from"),
+        ({"sort": "random"}, "sort"),
+        ({"severity": "low"}, "severity"),
+    ]:
         with pytest.raises(FilterError, match=name):
             Filters.parse(params, codes)
     with pytest.raises(FilterError, match="before"):
         Filters.parse({"from": "2026-02-01", "to": "2026-01-01"}, codes)
-    assert f.query(view="new") == {"view": "new", "typology": "HUMAN_SMUGGLING",
-                                   "indicator": "WAGE_CAPTURE", "from": "2026-01-02",
-                                   "sort": "newest"}  # fmt: skip
+    assert f.query(view="new") == {
+        "view": "new",
+        "typology": "HUMAN_SMUGGLING",
+        "indicator": "WAGE_CAPTURE",
+        "from": "2026-01-02",
+        "sort": "newest",
+    }

@@ -22,8 +22,16 @@ def test_pdf_is_a_document_with_the_draft() -> None:
     assert b"DejaVu" in body  # the embedded TrueType font
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) not installed: text not checked")
-    text = subprocess.run(["pdftotext", "-", "-"], input=body, capture_output=True,
-                          check=True).stdout.decode()  # fmt: skip
-    for expected in ("SAR narrative draft", alert["alert_id"], "HUMAN TRAFFICKING FIN-2020-A008",
-                     "38(h)", "HOTEL_MULTI_CITY", "banque-québec-01", "ev-1, ev-2, ev-3"):  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=body, capture_output=True, check=True
+    ).stdout.decode()
+    for expected in (
+        "SAR narrative draft",
+        alert["alert_id"],
+        "HUMAN TRAFFICKING FIN-2020-A008",
+        "38(h)",
+        "HOTEL_MULTI_CITY",
+        "banque-québec-01",
+        "ev-1, ev-2, ev-3",
+    ):
         assert expected in text, expected
