@@ -414,8 +414,13 @@ async def feedback_page(request: Request) -> Response:
     return _render(request, "feedback.html", session, fb=fb)
 
 
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 ROUTES = [
     Route("/", home),
+    Route("/favicon.ico", favicon),
     Route("/healthz", healthz),
     Route("/login", login_form, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
