@@ -91,6 +91,14 @@ def test_values_are_read():
         ("CB_PARTITIONS", "0"),
         ("CB_REPLICATION", "6"),
         ("CB_MAX_FUTURE_SKEW_S", "-1"),
+        ("CB_DESK_PORT", "0"),
+        ("CB_DESK_PORT", "http"),
+        ("CB_DESK_BIND", "localhost"),
+        ("CB_DESK_BIND", "127.0.0.1:8080"),
+        ("CB_DESK_SESSION_IDLE_S", "10"),
+        ("CB_DESK_SESSION_MAX_S", "forever"),
+        ("CB_DESK_SIGNIN_FAILURES", "0"),
+        ("CB_DESK_SIGNIN_LOCKOUT_S", "-5"),
     ],
 )
 def test_config_error_names_the_variable(var, value):
@@ -105,6 +113,31 @@ def test_equal_kafka_and_controller_ports():
     default_controller = settings.load({}).kafka_controller_port
     msg = error_for({"CB_KAFKA_PORT": str(default_controller)})
     assert "CB_KAFKA_CONTROLLER_PORT" in msg
+
+
+def test_desk_settings() -> None:
+    s = settings.load({})
+    assert (s.desk_port, s.desk_bind) == (18080, "127.0.0.1")  # loopback unless told
+    assert s.desk_session_idle_s <= s.desk_session_max_s
+    s = settings.load(
+        {
+            "CB_DESK_PORT": "28080",
+            "CB_DESK_BIND": "::1",
+            "CB_DESK_SESSION_IDLE_S": "600",
+            "CB_DESK_SESSION_MAX_S": "3600",
+            "CB_DESK_SIGNIN_FAILURES": "3",
+            "CB_DESK_SIGNIN_LOCKOUT_S": "60",
+        }
+    )
+    assert (s.desk_port, s.desk_bind, s.desk_session_idle_s, s.desk_session_max_s) == (
+        28080,
+        "::1",
+        600,
+        3600,
+    )
+    assert (s.desk_signin_failures, s.desk_signin_lockout_s) == (3, 60)
+    msg = error_for({"CB_DESK_SESSION_IDLE_S": "7200", "CB_DESK_SESSION_MAX_S": "3600"})
+    assert "CB_DESK_SESSION_MAX_S" in msg and "CB_DESK_SESSION_IDLE_S" in msg
 
 
 def test_rules_file_directory_is_not_a_file(tmp_path: Path):
