@@ -30,6 +30,7 @@ from simulator.simulation import generate
 from stack import desk as stack_desk
 from stack import services as stack
 from stack.paths import paths as stack_paths
+from stack.process import StackError
 from streams.topics import consumer_lag, ensure_topics
 
 
@@ -138,7 +139,11 @@ def main(argv: list[str]) -> int:
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     print(stack.up(settings).render(), flush=True)
     ensure_topics(settings)
-    desk = stack_desk.up(settings, stack_paths(settings))
+    try:
+        desk = stack_desk.up(settings, stack_paths(settings))
+    except StackError as exc:
+        print(f"chainbreaker demo: the analysts' desk did not start: {exc}", file=sys.stderr)
+        return 1
     print(
         f"desk       {desk.action}: {desk.address}  (log: {desk.log}); the login is printed "
         "at the end",
