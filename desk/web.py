@@ -97,7 +97,10 @@ async def call(session: Session, desk: Desk, fn: Callable[..., T], *args: Any) -
         # Not the reference back: it is whatever was typed into the address bar.
         raise HttpError(404, f"no such case in {session.institution}'s queue") from None
     except DispositionError as exc:
-        raise HttpError(422, str(exc)) from None
+        # Refused (the note, the outcome) or not delivered: Kafka did not take it, the case
+        # stays open and a retry may work (dispositions.py says so in its message).
+        undelivered = "retry when Kafka is back" in str(exc) or "could not queue" in str(exc)
+        raise HttpError(503 if undelivered else 422, str(exc)) from None
     except CaseError as exc:
         raise HttpError(409, str(exc)) from None
     except redis.exceptions.NoPermissionError:
