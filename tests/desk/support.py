@@ -39,9 +39,12 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _DIGIT_RUN = re.compile(r"(?<![\w])\+?\(?\d[\d\s().-]*\d(?![\w])")
 # Numbers the desk shows that are not phone numbers: stream entry ids (ms-seq), ISO dates and
 # times, epoch-millisecond fields of the JSON (13 digits, 2001-2033), decimals, and filing
-# references after their label ("ref 2026-118"), which the disposition note guard allows.
+# references after their label ("ref 2026-118"), which the disposition note guard allows, and
+# hyphenated ids that start with a letter (acc-611581-0001115, cus-..., sim-...-12: the
+# pseudonymous account, customer and event ids alerts carry).
 _SAFE = re.compile(
-    r"\b\d{13}-\d+\b|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?Z?)?|(?<![\d.])1\d{12}(?!\d)"
+    r"\b[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+\b|\b\d{13}-\d+\b"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?Z?)?|(?<![\d.])1\d{12}(?!\d)"
     r"|\d+\.\d+"
 )
 

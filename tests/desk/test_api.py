@@ -5,6 +5,7 @@ the failed sign-in lockout, and no raw identifier in any answer or log line."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 import pytest
@@ -273,6 +274,23 @@ def test_claim_release_dispose_round_trip(desk, admin, settings, passwords) -> N
         }
         assert set(fb["indicators"]) == {h["code"] for h in second["indicators"]}
     seen.assert_clean()
+
+
+def test_case_page_without_network_and_escaped(desk, admin, settings, passwords) -> None:
+    alert = alert_for(A, "acct-x")
+    alert["indicators"][0]["explanation"] = '<script>alert("x")</script> 3 cities'
+    [entry] = enqueue(admin, settings, alert)
+    with desk.client() as http:
+        api_sign_in(http, A, passwords[A], "an-1")
+        page = http.get(f"/cases/{entry}")
+        assert page.status_code == 200
+        assert 'id="network"' not in page.text  # an alert without the field: no section
+        assert 'id="timeline"' in page.text and "<svg" in page.text
+        assert "<script" not in page.text and "&lt;script&gt;" in page.text
+        assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+        assert page.headers["cache-control"] == "no-store"
+        tokens = tuple(re.findall(r'name="csrf" value="([^"]+)"', page.text))
+        assert tokens and raw_identifiers(page.text, tokens) == []
 
 
 def test_changes_need_the_csrf_token_and_a_session(desk, admin, settings, passwords) -> None:
