@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY backtest ./backtest
 COPY cli ./cli
 COPY config ./config
+COPY desk ./desk
 COPY institutions ./institutions
 COPY processors ./processors
 COPY publisher ./publisher

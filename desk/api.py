@@ -117,6 +117,7 @@ async def sign_in(request: Request) -> Response:
         return _error(401, f"sign-in refused: {exc}")
     desk.throttle.succeeded(client_key)
     desk.known_institutions.add(client.institution_id)
+    desk.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new token at every sign-in
     session = desk.sessions.open(client)
     log.info("signed in (API): institution %s, analyst %s", session.institution, session.analyst)
     response = JSONResponse(_who(session, desk))

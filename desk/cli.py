@@ -45,7 +45,10 @@ def main(argv: list[str]) -> int:
         port=port,
         log_level=settings.log_level.lower(),
         server_header=False,
-        proxy_headers=False,
+        # A TLS proxy on this machine (uvicorn trusts 127.0.0.1 only) tells the desk the
+        # client's address (for the sign-in throttle) and that it was HTTPS (Secure cookies).
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
     )
     return 0
 

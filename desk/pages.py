@@ -188,6 +188,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, f"Sign-in refused: {exc}.", 401, **keep)
     desk.throttle.succeeded(client_key)
     desk.known_institutions.add(client.institution_id)
+    desk.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new token at every sign-in
     session = desk.sessions.open(client)
     log.info("signed in: institution %s, analyst %s", client.institution_id, client.consumer)
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)

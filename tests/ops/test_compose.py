@@ -59,6 +59,11 @@ def test_services_and_images(compose: dict[str, Any], defaults: settings.Setting
     assert services["kafka"]["image"] == f"apache/kafka:{defaults.kafka_version}"
     assert services["redis"]["image"] == "redis:7"
     assert services["worker"]["command"] == ["chainbreaker", "worker"]
+    assert services["desk"]["command"] == ["chainbreaker", "desk"]
+    desk_env = _env(services["desk"])
+    assert _published(services["desk"]) == {
+        int(desk_env["CB_DESK_PORT"]): ("127.0.0.1", defaults.desk_port)
+    }
     assert services["simulator"]["profiles"] == ["demo"]
     assert services["simulator"]["command"] == [
         "chainbreaker",
@@ -67,7 +72,7 @@ def test_services_and_images(compose: dict[str, Any], defaults: settings.Setting
         "--rate",
         "200",
     ]
-    for name in ("worker", "simulator"):
+    for name in ("worker", "simulator", "desk"):
         build = services[name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).is_file()
     dockerfile = (ROOT / "Dockerfile").read_text()
@@ -139,7 +144,7 @@ def test_worker_environment_is_valid_settings(
 ) -> None:
     services = compose["services"]
     known = set(settings.documented_variables())
-    for name in ("worker", "simulator"):
+    for name in ("worker", "simulator", "desk"):
         env = _env(services[name])
         unknown = {key for key in env if key.startswith("CB_")} - known
         assert not unknown, f"{name} sets variables settings.py does not read: {unknown}"
