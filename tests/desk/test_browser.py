@@ -17,6 +17,7 @@ import pytest
 import redis
 from PIL import Image, ImageStat
 
+from schemas.codec import AvroCodec
 from stack.packages import ensure_chromium
 from streams.topics import ensure_topics
 from tests.desk.support import alert_for, enqueue, grant, raw_identifiers
@@ -50,6 +51,8 @@ def network_alert() -> dict:
         "other_members": 3,
         "other_institutions": 1,
     }  # fmt: skip
+    codec = AvroCodec("alert")  # a valid alert of schema v2 (issue 12's network field)
+    assert codec.decode(codec.encode(alert))["network"] == alert["network"]
     return alert
 
 
