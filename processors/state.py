@@ -176,12 +176,25 @@ class StateCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._entries: dict[bytes, tuple[bytes, AccountState]] = {}
+        self._stale = False
         self.hits = 0
         self.misses = 0
 
+    def invalidate(self) -> None:
+        """Drop every entry before the next use. Safe from another thread (the worker's
+        consumer thread reports rebalances): it only sets a flag, and the thread that uses
+        the cache clears it, so the dictionary is never changed under a running step."""
+        self._stale = True
+
+    def _fresh(self) -> dict[bytes, tuple[bytes, AccountState]]:
+        if self._stale:
+            self._stale = False
+            self._entries.clear()
+        return self._entries
+
     def load(self, key: bytes, stored: bytes | None) -> AccountState:
         if stored:
-            entry = self._entries.get(key)
+            entry = self._fresh().get(key)
             if entry is not None and entry[0] == stored:
                 self.hits += 1
                 return entry[1]
@@ -192,13 +205,13 @@ class StateCache:
         """The bytes last written for ``key``, if cached. A caller that knows the table has
         not changed under it (the worker between rebalances) may take them for the stored
         value and skip the table read."""
-        entry = self._entries.get(key)
+        entry = self._fresh().get(key)
         return None if entry is None else entry[0]
 
     def store(self, key: bytes, state: AccountState) -> bytes:
         blob = state.dumps()
         if self.capacity > 0:
-            entries = self._entries
+            entries = self._fresh()
             entries.pop(key, None)
             entries[key] = (blob, state)
             if len(entries) > self.capacity:
@@ -208,8 +221,5 @@ class StateCache:
     def forget(self, key: bytes) -> None:
         self._entries.pop(key, None)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._fresh())

@@ -57,7 +57,8 @@ METRICS_INTERVAL_S = 1.0
 class RebalanceSensor(faust.Sensor):
     """Counts rebalances as Faust reports them (the app calls every sensor's hooks), and
     drops the decoded states the worker keeps: after a rebalance the table may hold what
-    another worker or a changelog restore wrote."""
+    another worker or a changelog restore wrote. Faust calls it from the consumer's thread,
+    as early as the revocation, before any partition changes hands."""
 
     def __init__(self, on_start: Callable[[], None] = lambda: None) -> None:
         super().__init__()
@@ -428,7 +429,7 @@ def build_app(
         )
 
     metrics.RECOVERY.probe = recovery_probe
-    app.sensors.add(RebalanceSensor(pipeline.states.clear))
+    app.sensors.add(RebalanceSensor(pipeline.states.invalidate))
 
     @app.agent(payments, concurrency=1)
     async def detect(stream: faust.StreamT) -> None:

@@ -231,3 +231,17 @@ def test_a_failed_step_is_not_left_in_the_cache():
     assert isinstance(pipe.apply(to_event(near_limit, NOW), stored, NOW, 0, 1), DeadLetter)
     after = pipe.apply(to_event(grocery(2, T0 + 2 * HOUR), NOW), stored, NOW, 0, 2)
     assert AccountState.loads(after.state).slots["STRUCTURING"] == [["not a time", "x"]]
+
+
+def test_an_invalidated_cache_decodes_afresh():
+    """A rebalance (reported from the consumer's thread) invalidates the cache: nothing
+    cached is used after it, even for bytes that match."""
+    cache = StateCache(capacity=10)
+    state = AccountState(watermark=1)
+    blob = cache.store(b"a", state)
+    cache.invalidate()
+    assert cache.peek(b"a") is None
+    again = cache.load(b"a", blob)
+    assert again is not state and again == AccountState.loads(blob)
+    cache.store(b"a", again)
+    assert cache.peek(b"a") == blob  # usable again once refilled
