@@ -175,6 +175,7 @@ class Settings:
     batch_max: int
     batch_within_ms: int
     state_cache_accounts: int  # decoded account states kept between batches (0 = none)
+    producer_linger_ms: int  # how long the worker's producer gathers records per request
     max_future_skew_s: int
     case_dedup_ttl_s: int
     # Delivery: analyst feedback and case handling.
@@ -291,6 +292,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
         batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
         state_cache_accounts=_int("CB_STATE_CACHE_ACCOUNTS", 20_000, env, 0, 10_000_000),
+        producer_linger_ms=_int("CB_PRODUCER_LINGER_MS", 5, env, 0, 1_000),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),
         case_dedup_ttl_s=_int("CB_CASE_DEDUP_TTL_S", 30 * 86_400, env, 60, 10 * 365 * 86_400),
         fp_suppress_hours=_int("CB_FP_SUPPRESS_HOURS", 30 * 24, env, 0, 10 * 365 * 24),

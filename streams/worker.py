@@ -181,7 +181,7 @@ def make_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
-        producer_linger=0.005,
+        producer_linger=settings.producer_linger_ms / 1000,
         # How often source offsets are committed: after a crash, at most this much input is
         # delivered again (and skipped as seen, the state remembering its input offsets).
         broker_commit_interval=settings.commit_interval_ms / 1000,
