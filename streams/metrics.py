@@ -67,6 +67,11 @@ DUPLICATES = Counter(
     "Redelivered events skipped because their id was already applied",
 )
 HITS = Counter("chainbreaker_indicator_hits_total", "Indicator firings", ["indicator"])
+STATE_BYTES = Counter(
+    "chainbreaker_state_bytes_written_total",
+    "Bytes of table values written (each write is one changelog record), by table",
+    ["table"],
+)
 LINKS_SENT = Counter(
     "chainbreaker_identity_links_sent_total",
     "Account-identifier links re-keyed to the identity-links topic (cross-account indicators)",

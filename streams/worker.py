@@ -163,8 +163,12 @@ class BatchView:
         self._newest[key] = (event, value)
 
     def flush(self) -> None:
+        written = 0
         for key, (event, value) in self._newest.items():
             table_op(event, self._table.__setitem__, key, value)
+            written += len(value)
+        if written:
+            metrics.STATE_BYTES.labels(self._table.name).inc(written)
 
 
 def make_app(settings: Settings) -> faust.App:
