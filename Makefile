@@ -47,7 +47,8 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 bench: setup stack-up                ## throughput and latency benchmarks (prints figures)
+	PYTHON=$(PYTHON) bench/peer-venv.sh .venv-peer
 	$(BIN)/python -m bench.run
 
 clean: stack-down
-	rm -rf $(VENV) .stack .build .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .venv-peer .stack .build .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -1,0 +1,249 @@
+"""What every live benchmark shares: isolated topics, preloading, processes, progress, metrics.
+
+Each run gets its own app id and topics on the local stack, so runs never see each other's
+data. Progress is read from the broker (the consumer group's committed offsets) and from the
+process's own CPU clock, never from fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config import settings as settings_mod
+from publisher.pacing import TokenBucket
+from publisher.producer import Publisher
+from streams.topics import consumer_lag
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated(tag: str, tmp: Path, partitions: int, **overrides: str) -> dict[str, str]:
+    """Environment of one benchmark run: its own app id and topics on the shared stack."""
+    base = settings_mod.load()
+    env = {
+        **os.environ,
+        "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
+        "CB_REDIS_URL": base.redis_url,
+        "CB_APP_ID": f"bench-{tag}",
+        "CB_TOPIC_PAYMENTS": f"bench-{tag}-payments",
+        "CB_TOPIC_ALERTS": f"bench-{tag}-alerts",
+        "CB_TOPIC_DEAD_LETTER": f"bench-{tag}-dlq",
+        **{
+            f"CB_TOPIC_{name.upper().replace('-', '_')}": f"bench-{tag}-{name}"
+            for name in ("dispositions", "intel", "rules", "identity-links", "account-signals")
+        },
+        "CB_PARTITIONS": str(partitions),
+        "CB_STATE_DIR": str(tmp / "state"),
+        "CB_METRICS_PORT": str(free_port()),
+        "CB_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.update(overrides)
+    return env
+
+
+def publish(settings: Any, records: Iterable[dict], rate: float = 0) -> tuple[int, float]:
+    """Send ``records`` to the payments topic (paced at ``rate`` per second if given)."""
+    sent = 0
+    t0 = time.perf_counter()
+    with Publisher(settings) as pub:
+        bucket = TokenBucket(rate, pub.poll) if rate else None
+        for record in records:
+            if bucket is not None:
+                bucket.take()
+            pub.send(record)
+            sent += 1
+        if pub.flush(300) != 0:
+            raise RuntimeError("publisher could not deliver every record")
+    return sent, time.perf_counter() - t0
+
+
+@dataclass
+class Process:
+    """A worker-like process (the worker, Faust's bare agent, the Quix peer)."""
+
+    name: str
+    proc: subprocess.Popen
+    log: Path
+    metrics_port: int | None = None
+
+    @classmethod
+    def start(
+        cls, name: str, argv: list[str], env: dict[str, str], log: Path, metrics: bool = False
+    ) -> Process:
+        out = open(log, "ab")  # noqa: SIM115 (the child owns it)
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        port = int(env["CB_METRICS_PORT"]) if metrics else None
+        return cls(name, proc, log, port)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process, all threads (its /proc stat)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def metrics(self) -> dict[str, float]:
+        """The process's Prometheus samples (name{labels} -> value)."""
+        assert self.metrics_port is not None
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return parse_metrics(response.read().decode())
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            out[series] = float(value)
+    return out
+
+
+def worker(name: str, env: dict[str, str], tmp: Path) -> Process:
+    argv = [sys.executable, "-m", "cli", "worker"]
+    return Process.start(name, argv, env, tmp / f"{name}.log", metrics=True)
+
+
+def faust_floor(env: dict[str, str], tmp: Path) -> Process:
+    argv = [sys.executable, "-m", "bench.faust_floor"]
+    return Process.start("faust-floor", argv, env, tmp / "faust-floor.log")
+
+
+def quix_peer(env: dict[str, str], tmp: Path) -> Process:
+    if not PEER_PYTHON.exists():
+        raise RuntimeError("no .venv-peer: run bench/peer-venv.sh (make bench does)")
+    argv = [str(PEER_PYTHON), "-m", "bench.quix_peer"]
+    return Process.start("quix-peer", argv, env, tmp / "quix-peer.log")
+
+
+@dataclass
+class Drain:
+    """One process draining a preloaded topic: rates from the first commit to lag 0."""
+
+    events: int  # records the group had to process
+    total_s: float  # process start -> caught up
+    steady_s: float  # first committed progress -> caught up
+    steady_events: int  # records done in that time
+    cpu_s: float  # the process's CPU in that time (all threads)
+
+    @property
+    def eps(self) -> float:
+        return self.steady_events / self.steady_s if self.steady_s else float("nan")
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return 1e6 * self.cpu_s / self.steady_events if self.steady_events else float("nan")
+
+
+def drain(settings: Any, group: str, procs: list[Process], timeout: float = 1800) -> Drain:
+    """Wait until ``group`` has committed the whole payments topic; measure from its first
+    committed progress (past process start-up and the group join) to the end."""
+    t0 = time.perf_counter()
+    total: int | None = None
+    first: tuple[float, int, float] | None = None
+    while True:
+        lag = consumer_lag(settings, group, settings.topic_payments)
+        now = time.perf_counter()
+        if total is None:
+            total = lag
+        if first is None and lag < total:
+            first = (now, total - lag, sum(p.cpu_seconds() for p in procs))
+        if lag == 0:
+            break
+        dead = [p.name for p in procs if not p.alive()]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited; see {procs[0].log.parent}")
+        if now - t0 > timeout:
+            raise RuntimeError(f"{group} did not catch up within {timeout:.0f}s")
+        time.sleep(0.05)
+    cpu = sum(p.cpu_seconds() for p in procs)
+    end = time.perf_counter()
+    if first is None:  # caught up before the first look: nothing steady to measure
+        return Drain(total or 0, end - t0, 0.0, 0, 0.0)
+    return Drain(total or 0, end - t0, end - first[0], (total or 0) - first[1], cpu - first[2])
+
+
+def histogram_quantile(samples: dict[str, float], name: str, q: float) -> float:
+    """Prometheus-style quantile (linear within the bucket) of an unlabelled histogram."""
+    buckets = []
+    for series, value in samples.items():
+        m = re.fullmatch(rf'{name}_bucket\{{le="([^"]+)"\}}', series)
+        if m:
+            buckets.append((float(m.group(1)), value))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return float("nan")
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            span = count - lower_count
+            return lower_bound + (bound - lower_bound) * (
+                (rank - lower_count) / span if span else 1
+            )
+        lower_bound, lower_count = bound, count
+    return buckets[-1][0]
+
+
+class Split:
+    """A time-ordered record stream cut in two at an event time, consumed lazily: the
+    history first (``before``), then the rest (``after``), without holding either."""
+
+    def __init__(self, records: Iterable[dict], cut_ms: int) -> None:
+        self._records = iter(records)
+        self._cut = cut_ms
+        self._held: dict | None = None
+
+    def before(self) -> Iterator[dict]:
+        for record in self._records:
+            if record["event_time"] >= self._cut:
+                self._held = record
+                return
+            yield record
+
+    def after(self) -> Iterator[dict]:
+        if self._held is not None:
+            yield self._held
+            self._held = None
+        yield from self._records

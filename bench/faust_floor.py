@@ -1,0 +1,44 @@
+"""Faust's floor: a bare agent with the worker's own app settings that does nothing per event.
+
+It subscribes to the payments topic with the same Faust app configuration as the worker
+(streams.worker.make_app: transport, commit interval, batching through ``take_events`` with
+CB_BATCH_MAX and CB_BATCH_WITHIN_MS, logging held at INFO) and only counts. What it costs per
+event is what Faust's consumer, conductor, event and stream machinery cost before any work:
+the ceiling a worker on Faust can approach. Run as a process by bench/throughput.py:
+
+    python -m bench.faust_floor      (settings from the CB_* environment, like the worker)
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from config.settings import load
+from streams.worker import make_app
+
+
+def main() -> None:
+    settings = load()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = make_app(settings)
+    payments = app.topic(settings.topic_payments, partitions=settings.partitions)
+    within = settings.batch_within_ms / 1000
+
+    @app.agent(payments, concurrency=1)
+    async def count(stream: faust.StreamT) -> None:
+        seen = 0
+        async for events in stream.take_events(settings.batch_max, within=within):
+            seen += len(events)
+
+    @app.task
+    async def quiet_client_logs() -> None:  # as the worker does
+        for name in ("aiokafka", "faust", "mode"):
+            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

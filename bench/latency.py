@@ -1,0 +1,130 @@
+"""Latency under load: paced traffic at a share of the worker's capacity, hundreds of cases.
+
+The traffic is a scenario-dense simulated month (one account in eight a trafficking
+scenario, so a run raises hundreds of cases), published at ``fraction`` of the capacity the
+throughput bench measured in the same run. Two latencies:
+
+* event produced -> case on the institution's Redis Stream, for every case: the stream
+  entry's id (Redis's clock when the router appended it) minus the Kafka timestamp of the
+  payment that triggered the alert (carried in the case entry);
+* event produced -> event processed (its batch's state written), for every event: the
+  worker's own histogram chainbreaker_event_latency_seconds, read at the end (quantiles
+  interpolated within its buckets, as Prometheus computes them).
+
+A warm-up payment is processed before the measured traffic starts, so the group join and
+the first fetches are not counted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import common
+from config import names
+from config import settings as settings_mod
+from simulator.simulation import generate
+from streams.topics import consumer_lag, ensure_topics
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class Latency:
+    fraction: float
+    rate: float
+    events: int
+    seconds: float
+    cases: int
+    case_p50_ms: float
+    case_p99_ms: float
+    case_max_ms: float
+    processed_p50_ms: float
+    processed_p99_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pick(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else float("nan")
+
+
+def _warm_up(settings: Any, worker: common.Process, template: dict) -> None:
+    """One payment, processed, before the clock starts: the group has joined and fetches."""
+    record = {**template, "event_id": "bench-warm-up", "account_id": "bench-warm-up"}
+    common.publish(settings, [record])
+    deadline = time.monotonic() + 300
+    while True:
+        done = sum(
+            v
+            for k, v in worker.metrics().items()
+            if k.startswith("chainbreaker_events_processed_total{")
+        )
+        if done >= 1:
+            return
+        if not worker.alive():
+            raise RuntimeError(f"worker exited; see {worker.log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("worker did not process the warm-up payment in 300 s")
+        time.sleep(0.1)
+
+
+def run(
+    capacity_eps: float,
+    fraction: float,
+    seed: int = 31,
+    partitions: int = 4,
+    accounts: int = 4_000,
+    scenarios: int = 500,
+    max_seconds: float = 60,
+) -> Latency:
+    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
+    env = common.isolated(uuid.uuid4().hex[:8], tmp, partitions)
+    settings = settings_mod.load(env)
+    ensure_topics(settings)
+    rate = capacity_eps * fraction
+    start_ms = int(time.time() * 1000) - 30 * DAY_MS
+    stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
+    records = [r for _, r in zip(range(int(rate * max_seconds)), stream, strict=False)]
+    worker = common.worker("worker", env, tmp)
+    try:
+        _warm_up(settings, worker, records[0])
+        t0 = time.perf_counter()
+        sent, _ = common.publish(settings, records, rate)
+        common.drain(settings, settings.app_id, [worker], timeout=600)
+        seconds = time.perf_counter() - t0
+        deadline = time.monotonic() + 120
+        while consumer_lag(settings, names.router_group(settings.app_id), settings.topic_alerts):
+            if time.monotonic() > deadline:
+                raise RuntimeError("case router did not catch up in 120 s")
+            time.sleep(0.1)
+        samples = worker.metrics()
+    finally:
+        worker.stop()
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    lat: list[float] = []
+    for inst in client.smembers(names.institutions_key(settings.app_id)):
+        for entry_id, fields in client.xrange(names.case_stream(settings.app_id, inst)):
+            if fields.get("trigger_produced_at"):
+                lat.append(int(entry_id.split("-")[0]) - int(fields["trigger_produced_at"]))
+    lat.sort()
+    q = common.histogram_quantile
+    return Latency(
+        fraction=fraction,
+        rate=rate,
+        events=sent,
+        seconds=seconds,
+        cases=len(lat),
+        case_p50_ms=_pick(lat, 0.5),
+        case_p99_ms=_pick(lat, 0.99),
+        case_max_ms=lat[-1] if lat else float("nan"),
+        processed_p50_ms=1000 * q(samples, "chainbreaker_event_latency_seconds", 0.5),
+        processed_p99_ms=1000 * q(samples, "chainbreaker_event_latency_seconds", 0.99),
+    )

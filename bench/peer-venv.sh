@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark's peer engine in a venv of its own: quixstreams pins a confluent-kafka older
+# than the project's, so it never goes into .venv. Idempotent; `make bench` calls it.
+set -euo pipefail
+venv=${1:-.venv-peer}
+python=${PYTHON:-python3}
+stamp="$venv/.installed-quixstreams-3.28.1"
+[ -f "$stamp" ] && exit 0
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet "quixstreams==3.28.1" "msgspec==0.23.0" "fastavro==1.13.1"
+touch "$stamp"
+echo "bench: $venv ready (quixstreams 3.28.1)"
