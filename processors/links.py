@@ -42,8 +42,11 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
+
+import msgspec
 
 from processors.indicators.base import HOUR_MS, Detector, days
 from processors.indicators.collector_fan_in import CollectorFanIn
@@ -181,6 +184,57 @@ class Link:
         if link.role not in (MEMBER, OWNER, REPORT) or not isinstance(link.summary, list):
             raise ValueError("identity link: bad role or summary")
         return link
+
+
+#: identity-links records carry a batch of links: all of one producer batch's links for one
+#: partition in one Kafka message (MessagePack), so the hop costs the worker one message per
+#: partition per batch instead of one per link. A record that starts with "[" is a single
+#: link in JSON, as builds before 2026-12-07 wrote them, and is still read.
+LINK_BATCH_FORMAT: Final = 3
+_batch_encoder: Final = msgspec.msgpack.Encoder()
+_batch_decoder: Final = msgspec.msgpack.Decoder()
+
+
+def dump_links(links: Sequence[Link]) -> bytes:
+    """One identity-links record holding ``links`` (all for one partition)."""
+    return _batch_encoder.encode(
+        (
+            LINK_BATCH_FORMAT,
+            [
+                (lk.kind, lk.ident, lk.institution_id, lk.account_id, lk.customer_id,
+                 lk.event_id, lk.event_time, lk.partition, lk.role, lk.summary)
+                for lk in links
+            ],
+        )
+    )  # fmt: skip
+
+
+def load_links(data: bytes) -> list[Link]:
+    """The links of an identity-links record (a batch, or one link of an earlier build).
+    Raises ValueError on anything else."""
+    if data[:1] == b"[":
+        return [Link.loads(data)]
+    try:
+        row: Any = _batch_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not an identity-links record: {exc}") from None
+    if not (isinstance(row, list) and len(row) == 2 and row[0] == LINK_BATCH_FORMAT):
+        raise ValueError("not an identity-links record")
+    out: list[Link] = []
+    for item in row[1]:
+        if not (isinstance(item, list) and len(item) == 10):
+            raise ValueError("identity link: bad row")
+        kind, ident, institution, account, customer, event_id, t, partition, role, summary = item
+        for text in (kind, ident, institution, account, customer, event_id):
+            if not isinstance(text, str):
+                raise ValueError("identity link: a text field is not text")
+        if not (isinstance(t, int) and isinstance(partition, int)):
+            raise ValueError("identity link: bad event_time or partition")
+        if role not in (MEMBER, OWNER, REPORT) or not isinstance(summary, list):
+            raise ValueError("identity link: bad role or summary")
+        out.append(Link(kind, ident, institution, account, customer, event_id, t, partition,
+                        role, summary))  # fmt: skip
+    return out
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from config.settings import Settings
 from processors import feedback
 from processors.engine import Engine
 from processors.intel import IntelIndex
-from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal
+from processors.links import IdentifierGroup, Link, Linker, LinkIndex, Signal, load_links
 from processors.model import IndicatorHit
 from processors.networks import Networks
 from processors.payment_avro import decode_message
@@ -203,16 +203,25 @@ class PaymentPipeline:
             )
         return cached[1]
 
-    def add_link(self, value: bytes | None, stored: bytes | None, now_ms: int = 0):
-        """One identity-links record onto its identifier's group.
+    @staticmethod
+    def parse_links(value: bytes | None) -> list[Link] | DeadLetter:
+        """The links of one identity-links record (a batch), or a DeadLetter."""
+        try:
+            return load_links(value or b"")
+        except (ValueError, TypeError) as exc:
+            return DeadLetter("undecodable", f"identity link: {exc}"[:500])
+
+    def add_link(self, link: Link | bytes | None, stored: bytes | None, now_ms: int = 0):
+        """One link onto its identifier's group (``link`` decoded, or one link's bytes).
 
         Returns (new group bytes or None when unchanged, signals) or a DeadLetter. The
         signals include the network cases the group opens (processors/networks.py), each
         addressed to its subject account like any other signal."""
-        try:
-            link = Link.loads(value or b"")
-        except (ValueError, TypeError) as exc:
-            return DeadLetter("undecodable", f"identity link: {exc}"[:500])
+        if not isinstance(link, Link):
+            try:
+                link = Link.loads(link or b"")
+            except (ValueError, TypeError) as exc:
+                return DeadLetter("undecodable", f"identity link: {exc}"[:500])
         try:
             group = IdentifierGroup.loads(stored)
             before = group.dumps() if stored else None

@@ -37,6 +37,7 @@ from processors import rules as rules_mod
 from processors.indicators import CATALOG
 from processors.intel import IntelIndex
 from processors.keyhash import partition_for
+from processors.links import Link, dump_links
 from processors.model import Typology
 from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
@@ -52,6 +53,8 @@ log = logging.getLogger("chainbreaker.worker")
 
 FETCH_MAX_WAIT_MS = 10
 METRICS_INTERVAL_S = 1.0
+#: key of identity-links records: each holds a batch of links (partitions chosen by the sender)
+LINK_RECORD_KEY = b"links"
 
 
 class RebalanceSensor(faust.Sensor):
@@ -234,11 +237,14 @@ def build_app(
     # would be lost when the batch writes its copy back.
     state_lock = asyncio.Lock()
 
-    async def to_dead_letter(message: Any, reason: str, detail: str) -> None:
+    async def to_dead_letter(
+        message: Any, reason: str, detail: str, value: bytes | None = None
+    ) -> None:
+        """The message (or, for one link of a batch, ``value``) with why and where from."""
         metrics.DEAD_LETTERS.labels(reason).inc()
         await dead_letters.send(
             key=message.key,
-            value=message.value,
+            value=message.value if value is None else value,
             headers=dead_letter_headers(
                 reason, detail, message.topic, message.partition, message.offset
             ),
@@ -272,7 +278,7 @@ def build_app(
         by_institution: Counter[str] = Counter()
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
-        links: list[tuple[bytes, bytes]] = []
+        links: list[Link] = []
         took: list[float] = []
         produced: list[float] = []
         clock = time.perf_counter
@@ -298,7 +304,7 @@ def build_app(
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
             for link in outcome.links:  # cross-account: re-keyed by identifier (group_links)
-                links.append((link.key.encode(), link.dumps()))
+                links.append(link)
             for hit in outcome.hits:
                 hits[hit.code] += 1
             if outcome.duplicate:
@@ -323,15 +329,21 @@ def build_app(
         if links:
             metrics.LINKS_SENT.inc(len(links))
 
-    async def send_links(links: list[tuple[bytes, bytes]]) -> None:
-        """Identity links, re-keyed by identifier, straight to the producer: the partition
-        is Kafka's default partitioner's (compiled, processors.keyhash), as the group table
-        has always had it, without Faust's per-message envelope."""
+    async def send_links(links: list[Link]) -> None:
+        """Identity links, re-keyed by identifier: one record per partition holding all of
+        this batch's links for it (processors.links.dump_links), straight to the producer.
+        A link goes to the partition Kafka's default partitioner gives its identifier key
+        (compiled, processors.keyhash), where its group has always been."""
+        if not links:
+            return
+        n = settings.partitions
+        by_partition: dict[int, list[Link]] = {}
+        for link in links:
+            by_partition.setdefault(partition_for(link.key.encode(), n), []).append(link)
         producer = app.producer
         topic = settings.topic_identity_links
-        n = settings.partitions
-        for key, value in links:
-            await producer.send(topic, key, value, partition_for(key, n), None, None)
+        for partition, batch in by_partition.items():
+            await producer.send(topic, LINK_RECORD_KEY, dump_links(batch), partition, None, None)
 
     @app.task
     async def quiet_client_logs() -> None:
@@ -521,31 +533,41 @@ def build_app(
         """Links onto their identifier groups; signals to the accounts a group implicates.
 
         Only this agent touches identity-groups, so it needs no lock; as in process_batch,
-        one write per identifier per batch, each pinned to an event of that identifier.
+        one write per identifier per batch, each pinned to an event of its partition. A
+        link found on a partition other than its identifier's (a topic whose partition count
+        changed, or a foreign producer) is sent on to the right one rather than grouped here.
         """
         now_ms = int(time.time() * 1000)
         view = BatchView(groups)
         signalled: Counter[str] = Counter()
+        misplaced: list[Link] = []
+        n = settings.partitions
         for event in events:
             message = event.message
-            key = message.key
-            if not key:
-                await to_dead_letter(message, "invalid_field", "identity link without a key")
+            links = pipeline.parse_links(message.value)
+            if isinstance(links, DeadLetter):
+                await to_dead_letter(message, links.reason, links.detail)
                 continue
-            done = pipeline.add_link(message.value, view.get(event, key), now_ms)
-            if isinstance(done, DeadLetter):
-                await to_dead_letter(message, done.reason, done.detail)
-                continue
-            group, signals = done
-            if group is not None:
-                view.put(event, key, group)
-            for sig in signals:
-                await signals_topic.send(
-                    key=sig.account_id.encode(),
-                    value=sig.dumps(),
-                    partition=sig.partition if sig.partition >= 0 else None,
-                )
-                signalled[sig.code] += 1
+            for link in links:
+                key = link.key.encode()
+                if partition_for(key, n) != message.partition:
+                    misplaced.append(link)
+                    continue
+                done = pipeline.add_link(link, view.get(event, key), now_ms)
+                if isinstance(done, DeadLetter):
+                    await to_dead_letter(message, done.reason, done.detail, dump_links([link]))
+                    continue
+                group, signals = done
+                if group is not None:
+                    view.put(event, key, group)
+                for sig in signals:
+                    await signals_topic.send(
+                        key=sig.account_id.encode(),
+                        value=sig.dumps(),
+                        partition=sig.partition if sig.partition >= 0 else None,
+                    )
+                    signalled[sig.code] += 1
+        await send_links(misplaced)
         view.flush()
         for code, count in signalled.items():
             metrics.SIGNALS_SENT.labels(code).inc(count)
@@ -557,7 +579,7 @@ def build_app(
         states = BatchView(table, pipeline.states)
         hits: Counter[str] = Counter()
         raised: Counter[tuple[str, str]] = Counter()
-        reports: list[tuple[bytes, bytes]] = []
+        reports: list[Link] = []
         for event in events:
             message = event.message
             key = message.key
@@ -578,7 +600,7 @@ def build_app(
             if outcome.alerts:
                 await send_alerts(key, message, outcome.alerts, raised)
             for link in outcome.links:  # the account's new hits, reported to its groups
-                reports.append((link.key.encode(), link.dumps()))
+                reports.append(link)
             for hit in outcome.hits:
                 hits[hit.code] += 1
         await send_links(reports)

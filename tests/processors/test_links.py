@@ -12,12 +12,14 @@ import hashlib
 import json
 import random
 
+import msgspec
 import pytest
 
 from processors import replay, rules
 from processors.engine import Engine
 from processors.links import (
     BENEFICIARY,
+    LINK_BATCH_FORMAT,
     LINK_SLOT,
     MAX_REPORTED,
     MEMBER,
@@ -27,6 +29,8 @@ from processors.links import (
     Linker,
     LinkIndex,
     Signal,
+    dump_links,
+    load_links,
 )
 from processors.model import Typology
 from processors.state import AccountState
@@ -311,6 +315,26 @@ def test_records_round_trip_and_garbage_is_rejected():
     for bad in (b"{}", b"[1,2]", b"[9,1,2,3,4,5,6,7,8]"):
         with pytest.raises(ValueError):
             Link.loads(bad)
+
+
+def test_link_batches_round_trip_and_single_links_of_earlier_builds_still_read():
+    batch = [link("a1", T0), link("a2", T0 + HOUR, kind="beneficiary", ident="b1", partition=3)]
+    batch[1].summary = [["STRUCTURING", 0.3]]
+    assert load_links(dump_links(batch)) == batch
+    assert load_links(dump_links([])) == []
+    assert load_links(batch[0].dumps()) == [batch[0]]  # one JSON link, as before batches
+    rows = msgspec.msgpack.decode(dump_links(batch))[1]
+    for bad in (
+        b"",
+        b"\xc1",  # not MessagePack
+        msgspec.msgpack.encode([99, []]),
+        msgspec.msgpack.encode([LINK_BATCH_FORMAT, [rows[0][:9]]]),
+        msgspec.msgpack.encode([LINK_BATCH_FORMAT, [[*rows[0][:6], "t", *rows[0][7:]]]]),
+        msgspec.msgpack.encode([LINK_BATCH_FORMAT, [[1, *rows[0][1:]]]]),
+        msgspec.msgpack.encode([LINK_BATCH_FORMAT, [[*rows[0][:8], 7, []]]]),
+    ):
+        with pytest.raises(ValueError):
+            load_links(bad)
 
 
 # --------------------------------------------------------------------------- apply_signal
