@@ -7,13 +7,14 @@ SIGKILL. Every alert of the control run must be on the disturbed run's case queu
 once, and nothing may be dead-lettered in either run. The take-over time (departure ->
 first committed progress on a partition the departed worker owned) is printed.
 
-Every alert without a cross-account indicator is compared by id, exactly. Network cases and
-alerts with a cross-account indicator (SHARED_IDENTIFIER, COMMON_BENEFICIARY,
-WAGE_FORWARDING) are only checked to be queued once:
+Alerts are compared by id, exactly, for every (account, typology) that neither run reached
+through a network case or a cross-account indicator (SHARED_IDENTIFIER, COMMON_BENEFICIARY,
+WAGE_FORWARDING); the others are only checked to be queued once:
 the worker applies a cross-account signal when it arrives, between whatever payments are in
 flight, and a group's episode takes its time from whichever link completed it, so which of
 those alerts fire, and their ids, depend on timing even between two undisturbed runs of the
-same input (151 and 155 cases in two control runs here; docs/known-issues.md).
+same input (151 and 155 cases in two control runs here; docs/known-issues.md), and a
+network case opened first holds the account's own alert of that typology back (cooldown).
 """
 
 from __future__ import annotations
@@ -159,8 +160,7 @@ def test_workers_join_leave_and_die_without_losing_or_doubling_a_case(stack, tmp
     finally:
         control.stop()
     expected = cases(control_settings)
-    per_account_expected = {c["alert_id"] for c in expected if not _cross_account(c)}
-    assert len(per_account_expected) >= 100, f"only {len(per_account_expected)} cases to compare"
+    assert len(expected) >= 100, f"only {len(expected)} cases: too few to prove anything"
 
     env = isolated_env(tmp_path / "group", CB_PARTITIONS="4", CB_COMMIT_INTERVAL_MS="200")
     settings = settings_for(env)
@@ -204,18 +204,28 @@ def test_workers_join_leave_and_die_without_losing_or_doubling_a_case(stack, tmp
     ids = Counter(c["alert_id"] for c in got)
     assert [i for i, n in ids.items() if n > 1] == [], "a case was queued twice"
 
-    per_account = {c["alert_id"] for c in got if not _cross_account(c)}
-    assert per_account == per_account_expected, (
-        f"lost: {sorted(per_account_expected - per_account)}\n"
-        f"extra: {sorted(per_account - per_account_expected)}"
+    # Exactly the control run's alerts, for every (account, typology) that neither run
+    # reached through a network case or a cross-account finding (whose timing may also
+    # decide, through the cooldown, whether the account's own alert fires).
+    timing = {_pair(c) for c in got + expected if _cross_account(c)}
+    compared = {c["alert_id"] for c in expected if _pair(c) not in timing}
+    per_account = {c["alert_id"] for c in got if _pair(c) not in timing}
+    assert len(compared) >= 80, f"only {len(compared)} alerts comparable by id"
+    assert per_account == compared, (
+        f"lost: {sorted(compared - per_account)}\nextra: {sorted(per_account - compared)}"
     )
     print(
-        f"\nscale-out: {len(records):,} events at {RATE}/s; {len(per_account)} per-account cases "
-        f"identical to the control run's, {len(got) - len(per_account)} cross-account "
-        f"({len(expected) - len(per_account_expected)} in the control run), none twice, "
+        f"\nscale-out: {len(records):,} events at {RATE}/s; {len(per_account)} cases identical "
+        f"to the control run's, {len(got) - len(per_account)} others touched by network or "
+        f"cross-account findings ({len(expected) - len(compared)} in the control run), none "
+        f"twice, "
         f"after {', '.join(events)}; take-over "
         + ", ".join(f"{k} {m.seconds:.1f} s" for k, m in take_overs.items())
     )
+
+
+def _pair(case: dict) -> tuple[str, str, str]:
+    return case["institution_id"], case["account_id"], case["typology"]
 
 
 def _cross_account(case: dict) -> bool:
