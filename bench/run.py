@@ -27,6 +27,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
+from access.grant import grant_app
+from config import clients
 from config import settings as settings_mod
 from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
@@ -44,11 +46,8 @@ def free_port() -> int:
 
 
 def isolated(tag: str, tmp: Path, partitions: int) -> dict[str, str]:
-    base = settings_mod.load()
     return {
         **os.environ,
-        "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
-        "CB_REDIS_URL": base.redis_url,
         "CB_APP_ID": f"bench-{tag}",
         "CB_TOPIC_PAYMENTS": f"bench-{tag}-payments",
         "CB_TOPIC_ALERTS": f"bench-{tag}-alerts",
@@ -87,12 +86,15 @@ def preload(settings, events: int, seed: int, rate: float = 0) -> tuple[int, flo
 def ceiling(settings, n: int) -> float:
     codec = AvroCodec("payment_event")
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.app_id}-ceiling",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        clients.kafka_config(
+            settings,
+            clients.WORKER,
+            {
+                "group.id": f"{settings.app_id}-ceiling",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
     )
     consumer.subscribe([settings.topic_payments])
     got, t0 = 0, None
@@ -167,6 +169,7 @@ def throughput(n: int, seed: int, partitions: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
     env = isolated(uuid.uuid4().hex[:8], tmp, partitions)
     settings = settings_mod.load(env)
+    grant_app(settings)  # the app's principals and the router's Redis user
     ensure_topics(settings)
     sent, pub_s = preload(settings, n, seed)
     ceil = ceiling(settings, sent)
@@ -197,6 +200,7 @@ def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str
     tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
     env = isolated(uuid.uuid4().hex[:8], tmp, partitions)
     settings = settings_mod.load(env)
+    grant_app(settings)
     ensure_topics(settings)
     proc = run_worker(env, tmp / "worker.log")
     try:
@@ -208,7 +212,7 @@ def latency(rate: float, seconds: float, seed: int, partitions: int) -> dict[str
     finally:
         proc.terminate()
         proc.wait(30)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(clients.redis_url(settings), decode_responses=True)
     lat = []
     for inst in client.smembers(institutions_key(settings.app_id)):
         for entry_id, fields in client.xrange(settings.case_stream(inst)):

@@ -115,6 +115,24 @@ def _institutions(name: str, environ: dict[str, str]) -> tuple[str, ...]:
     return ids
 
 
+KAFKA_SECURITY = ("scram", "plaintext")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def _kafka_login(environ: dict[str, str]) -> tuple[str | None, str | None]:
+    """CB_KAFKA_USERNAME and CB_KAFKA_PASSWORD, both or neither (the password is never echoed)."""
+    user = _env("CB_KAFKA_USERNAME", environ)
+    password = _env("CB_KAFKA_PASSWORD", environ)
+    if (user is None) != (password is None):
+        missing = "CB_KAFKA_PASSWORD" if password is None else "CB_KAFKA_USERNAME"
+        raise ConfigError(
+            f"CB_KAFKA_USERNAME and CB_KAFKA_PASSWORD go together; {missing} is not set"
+        )
+    if user is not None and ("," in user or "=" in user):
+        raise ConfigError(f"CB_KAFKA_USERNAME may not hold ',' or '=', got {user!r}")
+    return user, password
+
+
 def _redis_url(name: str, environ: dict[str, str]) -> str | None:
     value = _env(name, environ)
     if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -182,6 +200,15 @@ class Settings:
     institutions: tuple[str, ...] = ("bank-us-01", "msb-us-02", "cu-ca-03")
     cases_redis_url: str | None = None
     cases_institution: str | None = None
+    # Who this process is (issue #13). Kafka: SCRAM listeners unless CB_KAFKA_SECURITY is
+    # plaintext; an explicit principal applies to every client of the process, otherwise each
+    # client takes its role's credentials file (config/clients.py). Secrets never in repr.
+    kafka_security: str = "scram"
+    kafka_username: str | None = None
+    kafka_password: str | None = field(default=None, repr=False)
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    # The case router's own Redis user (append to case streams, nothing else).
+    router_redis_url: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -223,6 +250,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     app_id = _str("CB_APP_ID", "chainbreaker", env)
     if not app_id.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"CB_APP_ID may hold letters, digits, '-' and '_' only, got {app_id!r}")
+    kafka_user, kafka_password = _kafka_login(env)
     hash_key = _str("CB_HASH_KEY", "chainbreaker-local-dev-key", env)
     if len(hash_key) < 16:
         raise ConfigError("CB_HASH_KEY must be at least 16 characters")
@@ -278,6 +306,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         cases_institution=check_institution_id(
             "CB_CASES_INSTITUTION", _env("CB_CASES_INSTITUTION", env)
         ),
+        kafka_security=_choice("CB_KAFKA_SECURITY", "scram", KAFKA_SECURITY, env),
+        kafka_username=kafka_user,
+        kafka_password=kafka_password,
+        kafka_sasl_mechanism=_choice(
+            "CB_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", SASL_MECHANISMS, env
+        ),
+        router_redis_url=_redis_url("CB_ROUTER_REDIS_URL", env),
     )
 
 

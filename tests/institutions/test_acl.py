@@ -13,6 +13,7 @@ import uuid
 import pytest
 import redis
 
+from access.grant import revoke_app
 from config import settings as settings_mod
 from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
 from institutions import acl, credentials
@@ -20,7 +21,7 @@ from institutions.client import CaseClient
 from stack import services as stack_module
 from streams.router import CaseQueues
 from tests.processors.test_sar import make_alert
-from tests.support import isolated_env, settings_for
+from tests.support import isolated_env, operator_redis, settings_for
 
 pytestmark = pytest.mark.integration
 A, B = "bank-a", "bank-b"
@@ -33,7 +34,7 @@ def env(tmp_path, stack) -> dict[str, str]:
 
 @pytest.fixture
 def admin(env):
-    client = redis.Redis.from_url(settings_for(env).redis_url)
+    client = operator_redis(settings_for(env))
     yield client
     client.close()
 
@@ -154,7 +155,7 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
     settings = settings_mod.load({**base, "CB_APP_ID": tag, "CB_INSTITUTIONS": "inst-x"})
     if settings.redis_external:
         pytest.skip("Redis is external: stack up grants nothing")
-    admin = redis.Redis.from_url(settings.redis_url)
+    admin = operator_redis(settings)
     try:
         report = stack_module.up(settings)
         assert report.redis.running
@@ -166,6 +167,7 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
             client.redis.xrange(settings.case_stream("other"))
     finally:
         acl.revoke(admin, settings, "inst-x")
+        revoke_app(settings)
         credentials.credentials_path(settings, "inst-x").parent.rmdir()
         admin.delete(settings.case_stream("inst-x"))
         admin.close()
