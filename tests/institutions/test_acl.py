@@ -15,7 +15,13 @@ import redis
 
 from access.grant import revoke_app
 from config import settings as settings_mod
-from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
+from config.names import (
+    ANALYSTS_GROUP,
+    case_index_key,
+    dedup_key,
+    institutions_key,
+    outcomes_key,
+)
 from institutions import acl, credentials
 from institutions.client import CaseClient
 from stack import services as stack_module
@@ -75,6 +81,16 @@ def test_institution_reads_own_queue_but_not_another(env, admin, grants) -> None
         raw.xreadgroup(ANALYSTS_GROUP, "ana", {b_stream: "0"})
     with pytest.raises(redis.exceptions.NoPermissionError):
         raw.xack(b_stream, ANALYSTS_GROUP, b_case.entry_id)
+    for call in (  # claim, delete or trim B's cases, read B's outcomes
+        lambda: raw.xclaim(b_stream, ANALYSTS_GROUP, "ana", 0, [b_case.entry_id]),
+        lambda: raw.xdel(b_stream, b_case.entry_id),
+        lambda: raw.delete(b_stream),
+        lambda: raw.xtrim(b_stream, maxlen=0),
+        lambda: raw.hgetall(outcomes_key(settings.app_id, B)),
+        lambda: raw.xpending_range(b_stream, ANALYSTS_GROUP, "-", "+", 10),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
     with pytest.raises(redis.exceptions.NoPermissionError):
         a_on_b.reclaim(min_idle_s=0)
     with pytest.raises(redis.exceptions.NoPermissionError):
