@@ -164,3 +164,44 @@ def revoke_institution_kafka(settings: Settings, institution: str) -> None:
     username = kafka_acl.role_username(settings, clients.institution_role(institution))
     access.revoke_all(username)
     access.delete_user(username)
+
+
+def refresh_kafka_logins(settings: Settings) -> int:
+    """Write every SCRAM credential the stack directory holds again; returns how many.
+
+    Observed with Kafka 4.1.1 in combined broker+controller mode (the local stack): after the
+    broker restarts, its SCRAM authenticator rejects every user created before the restart
+    ("invalid credentials") although the controller still has them, until each credential is
+    written again (tests/reliability/test_broker_outage.py found it). The local stack calls
+    this whenever it starts the broker; with another Kafka, run `chainbreaker access grant`
+    and `cases grant` after a broker restart if logins fail.
+    """
+    from confluent_kafka.admin import (
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
+
+    if not kafka_secured(settings):
+        return 0
+    logins: dict[str, clients.KafkaLogin] = {}
+    roots = [clients.credentials_dir(settings), settings.stack_dir / "institutions"]
+    for path in sorted(f for root in roots for f in root.glob("*/*.env")):
+        try:
+            env = clients.read_env_file(path)
+        except OSError:
+            continue
+        user, password = env.get(clients.ENV_KAFKA_USERNAME), env.get(clients.ENV_KAFKA_PASSWORD)
+        mechanism = env.get(clients.ENV_KAFKA_MECHANISM) or "SCRAM-SHA-512"
+        if user and password and mechanism == "SCRAM-SHA-512":
+            logins[user] = clients.KafkaLogin(user, password, mechanism)
+    if not logins:
+        return 0
+    access = kafka_acl.KafkaAccess(settings)
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, kafka_acl.SCRAM_ITERATIONS)
+    changes = [
+        UserScramCredentialUpsertion(u, info, x.password.encode()) for u, x in logins.items()
+    ]
+    access._wait(access.admin.alter_user_scram_credentials(changes), "SCRAM refresh")
+    kafka_acl.await_login(settings, next(iter(logins.values())))
+    return len(logins)

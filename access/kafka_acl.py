@@ -170,8 +170,13 @@ class KafkaAccess:
         if stale:
             filters = [
                 AclBindingFilter(
-                    b.restype, b.name, b.resource_pattern_type, b.principal, b.host,
-                    b.operation, b.permission_type,
+                    b.restype,
+                    b.name,
+                    b.resource_pattern_type,
+                    b.principal,
+                    b.host,
+                    b.operation,
+                    b.permission_type,
                 )  # fmt: skip
                 for b in stale
             ]

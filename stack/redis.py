@@ -4,8 +4,9 @@ The case queues are Redis Streams, so the server runs with an append-only file (
 survive a restart, and so must the analysts' pending entries, which the file records too).
 
 Nothing is reachable without a user: the server runs with an aclfile the stack manages
-(``users.acl``), in which ``default`` is off and ``operator`` (the operator's user, its
-password 0600 in the credentials directory) holds every right. Every other user (the router's,
+(``users.acl``), in which ``default`` is locked (off, or on Redis before 7.2 behind a password
+no one holds: see DEFAULT_OFF_FROM) and ``operator`` (the operator's user, its password 0600
+in the credentials directory) holds every right. Every other user (the router's,
 each institution's) is created at runtime and saved to the same file with ACL SAVE, so a
 restart keeps them all. Each `up` re-applies them anyway (access/grant.py, institutions/acl.py).
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import secrets
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -99,12 +102,42 @@ def operator_password(s: Settings) -> str:
     return password
 
 
-def write_aclfile(s: Settings, p: StackPaths) -> None:
-    """Before a start: ``default`` off and ``operator`` with its current password; every other
-    user already in the file (saved by ACL SAVE) is kept as it is."""
+# Redis before 7.2 replays the transactions of its append-only file (every case the router's
+# script enqueued is one) as the default user and drops those the default user may not run,
+# logging "CRITICAL ... NOPERM ACLs rules changed between the moment the transaction was
+# accumulated and the EXEC call". With the default user off, a restart lost every queued
+# case (found by tests/reliability/test_redis_restart.py). So there the default user keeps
+# every right behind a random password written nowhere (no one can log in as it, and a
+# client without a user still gets nothing); from 7.2 on it is simply off.
+DEFAULT_OFF_FROM = (7, 2)
+
+
+def version(binary: str) -> tuple[int, int]:
+    """(major, minor) of redis-server; (0, 0) if it cannot be told."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return (0, 0)
+    match = re.search(r"v=(\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def default_user_line(redis_version: tuple[int, int]) -> str:
+    if redis_version >= DEFAULT_OFF_FROM:
+        return "user default off resetkeys resetchannels -@all"
+    unguessable = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+    return f"user default on #{unguessable} ~* &* +@all"
+
+
+def write_aclfile(s: Settings, p: StackPaths, redis_version: tuple[int, int]) -> None:
+    """Before a start: ``default`` locked (off, or behind a password no one holds: see
+    DEFAULT_OFF_FROM) and ``operator`` with its current password; every other user already in
+    the file (saved by ACL SAVE) is kept as it is."""
     digest = hashlib.sha256(operator_password(s).encode()).hexdigest()
     managed = {
-        "default": "user default off resetkeys resetchannels -@all",
+        "default": default_user_line(redis_version),
         OPERATOR_USER: f"user {OPERATOR_USER} on #{digest} ~* &* +@all",
     }
     kept = []
@@ -132,7 +165,7 @@ def start(s: Settings, p: StackPaths, binary: str) -> subprocess.Popen[bytes]:
     """Write redis.conf and the aclfile, and launch the server."""
     p.redis_dir.mkdir(parents=True, exist_ok=True)
     p.redis_conf.write_text(config(s, p))
-    write_aclfile(s, p)
+    write_aclfile(s, p, version(binary))
     rotate(p.redis_log)
     return launch([binary, str(p.redis_conf)], p.redis_dir, p.redis_log, p.redis_pid)
 

@@ -131,6 +131,17 @@ def _grant(s: Settings, local: list[str]) -> None:
         redis.grant_institutions(s)
 
 
+def _refresh_kafka_logins(s: Settings) -> None:
+    """A broker this call started authenticates SCRAM users again only once their credentials
+    are rewritten (access/grant.py refresh_kafka_logins says why)."""
+    from access.grant import refresh_kafka_logins
+
+    try:
+        refresh_kafka_logins(s)
+    except (RuntimeError, ConfigError) as exc:
+        raise StackError(f"Kafka is up but refreshing its SCRAM logins failed: {exc}") from None
+
+
 def stop_service(settings: Settings, service: str, *, kill: bool = False) -> str:
     """Stop one local service, SIGTERM (a clean shutdown) or SIGKILL (a crash), and wait until
     it is gone; `start_service` brings it back. For fault tests and operators; the other
@@ -153,13 +164,20 @@ def stop_service(settings: Settings, service: str, *, kill: bool = False) -> str
         return action
 
 
-def start_service(settings: Settings, service: str) -> ServiceStatus:
-    """Start one local service stopped by `stop_service` and wait until it answers, without
+def start_service(settings: Settings, service: str, timeout: float | None = None) -> ServiceStatus:
+    """Start one local service stopped by `stop_service` and wait until it answers (up to
+    ``timeout``: a broker restarted after a crash first waits out its old registration), without
     granting anything: what it comes back with is what it kept (its data, its aclfile)."""
     s = settings
     p = paths(s)
     with locked(p.lock):
-        return _up_local(s, p, [service], kafka.READY_TIMEOUT_S, redis.READY_TIMEOUT_S)[service]
+        return _up_local(
+            s,
+            p,
+            [service],
+            timeout or kafka.READY_TIMEOUT_S,
+            timeout or redis.READY_TIMEOUT_S,
+        )[service]
 
 
 def _check_ports(s: Settings, to_start: list[str], running: dict[str, int]) -> None:
@@ -239,6 +257,8 @@ def _up_local(
         for service in children:
             p.pid_file(service).unlink(missing_ok=True)
         raise
+    if KAFKA in children:
+        _refresh_kafka_logins(s)
 
     results: dict[str, ServiceStatus] = {}
     for service in local:

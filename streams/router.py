@@ -208,6 +208,11 @@ class CaseQueueMetrics:
             stop.wait(self.interval)
 
 
+def _commit_result(err, _partitions) -> None:
+    if err is not None and err.code() != KafkaError._NO_OFFSET:
+        log.warning("alerts offsets not committed (%s): the batch comes again", err)
+
+
 class CaseRouter:
     """Consume alerts, enqueue them, then commit: at-least-once in, exactly-once out."""
 
@@ -239,6 +244,7 @@ class CaseRouter:
                     "enable.auto.commit": False,
                     "session.timeout.ms": self.settings.session_timeout_s * 1000,
                     "fetch.wait.max.ms": 10,
+                    "on_commit": _commit_result,
                 },
             )
         )
@@ -268,29 +274,14 @@ class CaseRouter:
             self._dead_letters.flush(10)
 
     def _commit(self, consumer: Consumer) -> None:
-        """Commit the batch Redis has taken. While the broker is away (restarting, a network
-        cut) keep trying rather than let the thread die: the cases are queued already, and a
-        batch delivered again after a failed commit is recognised by its alert ids."""
-        delay = 0.1
-        while True:
-            try:
-                consumer.commit(asynchronous=False)
-                return
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args else exc
-                if self.stop_event.is_set() or getattr(error, "code", lambda: None)() in (
-                    KafkaError._NO_OFFSET,
-                    KafkaError.UNKNOWN_MEMBER_ID,
-                    KafkaError.ILLEGAL_GENERATION,
-                    KafkaError.REBALANCE_IN_PROGRESS,
-                ):
-                    # Nothing to commit, or the partitions moved: the new owner starts from
-                    # the last commit and its duplicates are dropped by alert id.
-                    log.info("alerts offsets not committed (%s)", error)
-                    return
-                log.warning("alerts offsets not committed (%s); retrying in %.1fs", error, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Commit the batch Redis has taken, asynchronously: a synchronous commit can block
+        for good when the broker goes away with the request in flight (a standalone router
+        sat on one through a broker restart, its lag never moving). A commit that is lost
+        only means the batch comes again, and its alert ids are already claimed."""
+        try:
+            consumer.commit(asynchronous=True)
+        except KafkaException as exc:  # nothing to commit, or no coordinator right now
+            log.info("alerts offsets not committed (%s)", exc.args[0] if exc.args else exc)
 
     def _usable(self, message) -> bool:
         err = message.error()

@@ -95,6 +95,21 @@ def isolated_env(tmp: Path, provision: bool = True, **overrides: str) -> dict[st
     return env
 
 
+def delete_app_topics(settings: settings_mod.Settings, apps: list[str]) -> int:
+    """Delete every topic of the given test apps (named ``<app>-...``), as the operator."""
+    from confluent_kafka.admin import AdminClient
+
+    prefixes = tuple(f"{app}-" for app in apps)
+    if not prefixes:
+        return 0
+    admin = AdminClient(clients.kafka_config(settings, clients.ADMIN, {"log_level": 3}))
+    doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
+    for start in range(0, len(doomed), 100):
+        for future in admin.delete_topics(doomed[start : start + 100]).values():
+            future.result(timeout=60)
+    return len(doomed)
+
+
 def settings_for(env: dict[str, str]) -> settings_mod.Settings:
     return settings_mod.load(env)
 
@@ -179,7 +194,8 @@ class WorkerProcess:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self._log.close()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
 
 
 def producer(

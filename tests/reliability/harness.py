@@ -167,6 +167,7 @@ class PacedPublisher:
         self.error: BaseException | None = None
         self.remaining = -1
         self.done = threading.Event()
+        self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="paced-publisher", daemon=True)
 
     def start(self) -> PacedPublisher:
@@ -177,6 +178,8 @@ class PacedPublisher:
         try:
             bucket = TokenBucket(self.rate, self.publisher.poll)
             for record in self.records:
+                if self.stopped.is_set():
+                    return
                 bucket.take()
                 self.publisher.send(record)
                 self.sent += 1
@@ -185,6 +188,11 @@ class PacedPublisher:
             self.error = exc
         finally:
             self.done.set()
+
+    def stop(self) -> None:
+        """Stop sending (a failed test must not leave it publishing into the next one)."""
+        self.stopped.set()
+        self.thread.join(30)
 
     def wait_sent(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -243,10 +251,15 @@ def wait_drained(settings, worker: WorkerProcess, timeout: float, stall_s: float
         if total != last_total:
             last_total, last_change = total, time.monotonic()
         elif total and time.monotonic() - last_change > stall_s:
+            stuck = "the case router" if total == current[settings.topic_alerts] else "the worker"
+            known = (
+                " (the known 'restarted worker stall', docs/known-issues.md)"
+                if stuck == "the worker"
+                else ""
+            )
             raise AssertionError(
-                f"STALL: the worker holds lag {current} and has made no progress for "
-                f"{stall_s:.0f}s (the known 'restarted worker stall', docs/known-issues.md); "
-                f"worker log:\n{worker.log_tail(30)}"
+                f"STALL: {stuck} holds lag {current} and has made no progress for "
+                f"{stall_s:.0f}s{known}; worker log:\n{worker.log_tail(30)}"
             )
         if time.monotonic() > deadline:
             raise AssertionError(f"not drained after {timeout:.0f}s: lag {current}")

@@ -42,19 +42,23 @@ def test_worker_killed_three_times_loses_and_duplicates_nothing(stack, tmp_path)
     env = isolated_env(tmp_path)
     settings = settings_for(env)
     kill_at = sorted(rng.uniform(0.1, 0.9) for _ in range(KILLS))
-    workers = [WorkerProcess(env, tmp_path / "worker-0.log").start()]
-    publisher = PacedPublisher(settings, records, RATE).start()
+    workers = [WorkerProcess(env, tmp_path / "worker-0.log")]
+    publisher = PacedPublisher(settings, records, RATE)
     kills = []
     try:
+        workers[0].start()
+        publisher.start()
         for n, fraction in enumerate(kill_at, 1):
             publisher.wait_sent(int(fraction * len(records)), timeout=900)
             workers[-1].kill()
             kills.append(publisher.sent)
-            workers.append(WorkerProcess(env, tmp_path / f"worker-{n}.log").start())
+            workers.append(WorkerProcess(env, tmp_path / f"worker-{n}.log"))
+            workers[-1].start()
         publisher.finish(timeout=900)
         wait_drained(settings, workers[-1], timeout=900)
         queued = queued_alerts(settings)
     finally:
+        publisher.stop()
         for worker in workers:
             worker.stop()
 
