@@ -14,6 +14,7 @@ WORKDIR /src
 # for CPython 3.11; gcc is there only to compile processors/ with mypyc
 # (scripts/build_native.py, into site-packages/.build/native) and is removed after.
 COPY pyproject.toml README.md ./
+COPY access ./access
 COPY backtest ./backtest
 COPY cli ./cli
 COPY config ./config
@@ -33,7 +34,7 @@ RUN apt-get update \
     && apt-get purge -y --auto-remove gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 chainbreaker \
-    && mkdir -p /var/lib/chainbreaker/state \
+    && mkdir -p /var/lib/chainbreaker/state /var/lib/chainbreaker/access \
     && chown -R chainbreaker /var/lib/chainbreaker
 
 # Not root; the state directory belongs to the user so a fresh named volume inherits that.

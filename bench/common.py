@@ -40,7 +40,6 @@ def isolated(tag: str, tmp: Path, partitions: int, **overrides: str) -> dict[str
     env = {
         **os.environ,
         "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
-        "CB_REDIS_URL": base.redis_url,
         "CB_APP_ID": f"bench-{tag}",
         "CB_TOPIC_PAYMENTS": f"bench-{tag}-payments",
         "CB_TOPIC_ALERTS": f"bench-{tag}-alerts",
@@ -57,6 +56,33 @@ def isolated(tag: str, tmp: Path, partitions: int, **overrides: str) -> dict[str
     }
     env.update(overrides)
     return env
+
+
+def provision(env: dict[str, str]) -> dict[str, str]:
+    """The app's principals (Kafka users and ACLs, the router's Redis user), as `stack up`
+    grants them for the default app, and its topics; the environment, for chaining."""
+    from access.grant import grant_app
+    from streams.topics import ensure_topics
+
+    settings = settings_mod.load(env)
+    grant_app(settings)
+    ensure_topics(settings)
+    return env
+
+
+def admin_login_env(settings: Any) -> dict[str, str]:
+    """The operator's Kafka login as CB_KAFKA_* variables, for the Quix Streams peer: it
+    creates topics of its own naming (changelogs), which no app role's ACLs cover."""
+    from config import clients
+
+    login = clients.kafka_login(settings, clients.ADMIN)
+    if login is None:  # CB_KAFKA_SECURITY=plaintext
+        return {}
+    return {
+        clients.ENV_KAFKA_USERNAME: login.username,
+        clients.ENV_KAFKA_PASSWORD: login.password,
+        clients.ENV_KAFKA_MECHANISM: login.mechanism,
+    }
 
 
 def publish(settings: Any, records: Iterable[dict], rate: float = 0) -> tuple[int, float]:

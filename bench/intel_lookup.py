@@ -22,6 +22,7 @@ import uuid
 
 import redis
 
+from config import clients
 from config import settings as settings_mod
 from processors import rules
 from processors.engine import Engine
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     merchant = time.perf_counter() - t0
 
     settings = settings_mod.load()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(clients.redis_url(settings))
     prefix = f"bench-intel-{uuid.uuid4().hex[:8]}:"
     pipe = client.pipeline(transaction=False)
     for entry in list(index)[:20_000]:

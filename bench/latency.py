@@ -27,10 +27,10 @@ from typing import Any
 import redis
 
 from bench import common
-from config import names
+from config import clients, names
 from config import settings as settings_mod
 from simulator.simulation import generate
-from streams.topics import consumer_lag, ensure_topics
+from streams.topics import consumer_lag
 
 DAY_MS = 86_400_000
 
@@ -62,10 +62,12 @@ def _warm_up(settings: Any, worker: common.Process, template: dict) -> None:
     common.publish(settings, [record])
     deadline = time.monotonic() + 300
     while True:
+        try:
+            samples = worker.metrics()
+        except OSError:  # its metrics endpoint is not listening yet
+            samples = {}
         done = sum(
-            v
-            for k, v in worker.metrics().items()
-            if k.startswith("chainbreaker_events_processed_total{")
+            v for k, v in samples.items() if k.startswith("chainbreaker_events_processed_total{")
         )
         if done >= 1:
             return
@@ -86,9 +88,8 @@ def run(
     max_seconds: float = 60,
 ) -> Latency:
     tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
-    env = common.isolated(uuid.uuid4().hex[:8], tmp, partitions)
+    env = common.provision(common.isolated(uuid.uuid4().hex[:8], tmp, partitions))
     settings = settings_mod.load(env)
-    ensure_topics(settings)
     rate = capacity_eps * fraction
     start_ms = int(time.time() * 1000) - 30 * DAY_MS
     stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
@@ -108,7 +109,7 @@ def run(
         samples = worker.metrics()
     finally:
         worker.stop()
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(clients.redis_url(settings), decode_responses=True)
     lat: list[float] = []
     for inst in client.smembers(names.institutions_key(settings.app_id)):
         for entry_id, fields in client.xrange(names.case_stream(settings.app_id, inst)):

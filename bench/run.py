@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
         say("offline cost per event by account age (PaymentPipeline.apply, best of 3):")
         rows = state_age.measure(args.mature_accounts, args.mature_busy, args.mature_days)
-        if not args.json:
-            state_age.report(rows)
+        state_age.report(rows, say)
         result["offline_eps_by_age"] = [r.eps for r in rows]
         result["offline_state_bytes_by_age"] = [r.state_bytes_per_event for r in rows]
     if "latency" in parts:

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from bench.population import population
@@ -95,15 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(rows: list[Slice]) -> None:
+def report(rows: list[Slice], say: Callable[..., None] = print) -> None:
     for r in rows:
-        print(
+        say(
             f"  days {r.first_day:3d}-{r.first_day + SLICE_DAYS:3d}  {r.eps:9,.0f} ev/s  "
             f"{r.state_bytes_per_event:7.0f} B state/event  ({r.events:,} events)"
         )
     full = [r for r in rows if r.events > 0.5 * max(x.events for x in rows)]
     if len(full) > 1:
-        print(f"  oldest slice / youngest: {full[-1].eps / full[0].eps:.2f} of its events/s")
+        say(f"  oldest slice / youngest: {full[-1].eps / full[0].eps:.2f} of its events/s")
 
 
 if __name__ == "__main__":

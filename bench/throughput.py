@@ -28,9 +28,9 @@ from confluent_kafka import Consumer
 
 from bench import common
 from bench.population import population
+from config import clients
 from config import settings as settings_mod
 from schemas.codec import AvroCodec
-from streams.topics import ensure_topics
 
 DAY_MS = 86_400_000
 
@@ -70,12 +70,15 @@ def _run(d: common.Drain) -> Run:
 def ceiling(settings: Any, n: int) -> float:
     codec = AvroCodec("payment_event")
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.app_id}-ceiling",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        clients.kafka_config(
+            settings,
+            clients.WORKER,
+            {
+                "group.id": f"{settings.app_id}-ceiling",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
     )
     consumer.subscribe([settings.topic_payments])
     got, t0 = 0, None
@@ -100,15 +103,13 @@ class Bench:
         self.tag = uuid.uuid4().hex[:8]
         self.partitions = partitions
         self.base = common.isolated(self.tag, self.tmp, partitions)
-        self.settings = settings_mod.load(self.base)
-        ensure_topics(self.settings)
+        self.settings = settings_mod.load(common.provision(self.base))
 
     def env(self, name: str) -> dict[str, str]:
         """A process's own app id, internal topics and state, on the shared payments topic."""
         env = common.isolated(f"{self.tag}-{name}", self.tmp / name, self.partitions)
         env["CB_TOPIC_PAYMENTS"] = self.settings.topic_payments
-        ensure_topics(settings_mod.load(env))
-        return env
+        return common.provision(env)
 
     def drain(self, name: str, start, count: int = 1) -> common.Drain:
         env = self.env(name)
@@ -138,6 +139,7 @@ def _start_floor(env: dict[str, str], tmp: Path) -> common.Process:
 
 def _start_peer(env: dict[str, str], tmp: Path) -> common.Process:
     tmp.mkdir(parents=True, exist_ok=True)
+    env = {**env, **common.admin_login_env(settings_mod.load(env))}
     return common.quix_peer(env, tmp)
 
 

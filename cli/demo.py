@@ -22,6 +22,7 @@ from pathlib import Path
 
 import redis
 
+from config import clients
 from config.names import institutions_key, router_group
 from config.settings import PROJECT_ROOT, Settings, load
 from publisher.pacing import TokenBucket
@@ -138,7 +139,7 @@ def main(argv: list[str]) -> int:
     settings = load()
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     print(stack.up(settings).render(), flush=True)
-    ensure_topics(settings)
+    ensure_topics(settings, role=clients.ADMIN)
     try:
         desk = stack_desk.up(settings, stack_paths(settings))
     except StackError as exc:
@@ -149,7 +150,8 @@ def main(argv: list[str]) -> int:
         "at the end",
         flush=True,
     )
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    # The operator's view of every institution's queue (the router's own user may not read).
+    client = redis.Redis.from_url(clients.redis_url(settings), decode_responses=True)
     since_ms = int(time.time() * 1000)
     since = f"{since_ms}-0"
     worker = WorkerRun(settings)

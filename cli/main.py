@@ -20,6 +20,7 @@ COMMANDS = {
     "intel": ("streams.intel_feed", "Add, remove, import or list shared-intelligence identifiers"),
     "backtest": ("backtest.cli", "Run the detectors offline over a file and score them"),
     "demo": ("cli.demo", "Stack + worker + simulated traffic; prints alerts as they land"),
+    "access": ("access.cli", "Operator: the app's Kafka principals, ACLs and Redis users"),
     "cases": (
         "institutions.cli",
         "Institutions: read, show, dispose, SAR-draft cases; grant access",

@@ -60,3 +60,18 @@ def institutions_key(app_id: str) -> str:
 def router_group(app_id: str) -> str:
     """The case router's Kafka consumer group on the alerts topic."""
     return f"{app_id}-case-router"
+
+
+def case_enqueued_key(app_id: str, institution: str) -> str:
+    """Sorted set entry id -> enqueue time (ms) of the cases analysts have not been handed
+    yet, kept by the router (added as it enqueues, trimmed as the analysts group reads) so the
+    oldest open case is known without reading the stream: the router's user may not."""
+    return f"{app_id}:case-enqueued:{institution}"
+
+
+def disposition_topic(base: str, institution: str) -> str:
+    """One dispositions topic per institution (`<CB_TOPIC_DISPOSITIONS>.<institution>`): a
+    topic ACL lets only that institution's principal write it, so the topic a disposition
+    arrives on names the institution that sent it (Kafka does not pass the producing
+    principal to consumers). The worker refuses a record whose institution_id differs."""
+    return f"{base}.{institution}"

@@ -127,6 +127,24 @@ def _bind_address(name: str, default: str, environ: dict[str, str]) -> str:
     return value
 
 
+KAFKA_SECURITY = ("scram", "plaintext")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+def _kafka_login(environ: dict[str, str]) -> tuple[str | None, str | None]:
+    """CB_KAFKA_USERNAME and CB_KAFKA_PASSWORD, both or neither (the password is never echoed)."""
+    user = _env("CB_KAFKA_USERNAME", environ)
+    password = _env("CB_KAFKA_PASSWORD", environ)
+    if (user is None) != (password is None):
+        missing = "CB_KAFKA_PASSWORD" if password is None else "CB_KAFKA_USERNAME"
+        raise ConfigError(
+            f"CB_KAFKA_USERNAME and CB_KAFKA_PASSWORD go together; {missing} is not set"
+        )
+    if user is not None and ("," in user or "=" in user):
+        raise ConfigError(f"CB_KAFKA_USERNAME may not hold ',' or '=', got {user!r}")
+    return user, password
+
+
 def _redis_url(name: str, environ: dict[str, str]) -> str | None:
     value = _env(name, environ)
     if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -203,6 +221,15 @@ class Settings:
     desk_session_max_s: int = 8 * 3600
     desk_signin_failures: int = 5
     desk_signin_lockout_s: int = 300
+    # Who this process is (issue #13). Kafka: SCRAM listeners unless CB_KAFKA_SECURITY is
+    # plaintext; an explicit principal applies to every client of the process, otherwise each
+    # client takes its role's credentials file (config/clients.py). Secrets never in repr.
+    kafka_security: str = "scram"
+    kafka_username: str | None = None
+    kafka_password: str | None = field(default=None, repr=False)
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    # The case router's own Redis user (append to case streams, nothing else).
+    router_redis_url: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -251,6 +278,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             f"CB_DESK_SESSION_MAX_S ({desk_max}) must not be shorter than "
             f"CB_DESK_SESSION_IDLE_S ({desk_idle})"
         )
+    kafka_user, kafka_password = _kafka_login(env)
     hash_key = _str("CB_HASH_KEY", "chainbreaker-local-dev-key", env)
     if len(hash_key) < 16:
         raise ConfigError("CB_HASH_KEY must be at least 16 characters")
@@ -313,6 +341,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         desk_session_max_s=desk_max,
         desk_signin_failures=_int("CB_DESK_SIGNIN_FAILURES", 5, env, 1, 1000),
         desk_signin_lockout_s=_int("CB_DESK_SIGNIN_LOCKOUT_S", 300, env, 1, 86_400),
+        kafka_security=_choice("CB_KAFKA_SECURITY", "scram", KAFKA_SECURITY, env),
+        kafka_username=kafka_user,
+        kafka_password=kafka_password,
+        kafka_sasl_mechanism=_choice(
+            "CB_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", SASL_MECHANISMS, env
+        ),
+        router_redis_url=_redis_url("CB_ROUTER_REDIS_URL", env),
     )
 
 

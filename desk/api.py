@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from config.names import disposition_topic
 from desk import queue, service
 from desk.auth import SESSION_COOKIE, Session, SignInError, connect, loggable
 from desk.web import HttpError, call, desk_of, same_origin, session_of, set_cookie, unauthorized
@@ -233,7 +234,8 @@ async def dispose(request: Request) -> Response:
             record["outcome"],
             session.analyst,
         )
-        return {"disposition": record, "topic": desk.settings.topic_dispositions}
+        topic = disposition_topic(desk.settings.topic_dispositions, session.institution)
+        return {"disposition": record, "topic": topic}
 
     return await _run(request, True, work)
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.names import disposition_topic
 from desk import chart, queue, sar_pdf, service
 from desk.auth import (
     ANALYST_REF,
@@ -360,8 +361,9 @@ async def dispose(request: Request) -> Response:
             # The note is not shown again: it was refused for what it holds, or was not sent.
             return await _case_response(request, session, ref, exc.message, exc.status)
         return _error_page(request, session, exc)
+    topic = disposition_topic(desk.settings.topic_dispositions, session.institution)
     session.flash.append(
-        f"Disposed as {record['outcome']}: sent to {desk.settings.topic_dispositions} "
+        f"Disposed as {record['outcome']}: sent to {topic} "
         f"(disposition {record['disposition_id']}); the case is closed."
     )
     log.info(

@@ -16,7 +16,9 @@ from typing import Any
 
 import redis
 
-from config.settings import Settings, load
+from config import clients
+from config.names import disposition_topic
+from config.settings import ConfigError, Settings, load
 from institutions.client import CaseClient, CaseError
 from institutions.credentials import institution_from_username, url_credentials
 from institutions.dispositions import OUTCOMES, DispositionError
@@ -144,7 +146,9 @@ def _operator(args: argparse.Namespace) -> int:
     from institutions import acl
 
     settings = load()
-    admin = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    admin = redis.Redis.from_url(
+        clients.redis_url(settings, clients.OPERATOR), socket_connect_timeout=5
+    )
     try:
         if args.command == "revoke":
             gone = acl.revoke(admin, settings, args.institution)
@@ -153,6 +157,11 @@ def _operator(args: argparse.Namespace) -> int:
         grant = acl.grant(admin, settings, args.institution, rotate=args.rotate)
     finally:
         admin.close()
+    if args.institution not in settings.institutions:
+        print(
+            f"note: {args.institution} is not in CB_INSTITUTIONS, so workers do not read its "
+            "dispositions topic yet: add it there and restart them (docs/institutions.md)"
+        )
     print(
         f"{grant.institution}: ACL user {grant.username} {grant.action}\n"
         f"credentials (0600): {grant.credentials}\n"
@@ -225,7 +234,8 @@ def _analyst(args: argparse.Namespace, client: CaseClient) -> int:
         else:
             print(
                 f"{record['alert_id']}: {record['outcome']} sent to "
-                f"{client.settings.topic_dispositions} (disposition {record['disposition_id']}); "
+                f"{disposition_topic(client.settings.topic_dispositions, client.institution_id)}"
+                f" (disposition {record['disposition_id']}); "
                 "case closed"
             )
         return 0
@@ -249,7 +259,7 @@ def main(argv: list[str]) -> int:
             return _operator(args)
         client = client_from_args(args.redis_url, args.credentials, args.institution, args.consumer)
         return _analyst(args, client)
-    except (CaseError, DispositionError, OSError) as exc:
+    except (CaseError, DispositionError, OSError, ConfigError) as exc:
         print(f"{where}: {exc}", file=sys.stderr)
     except redis.exceptions.NoPermissionError as exc:
         print(f"{where}: not permitted for this institution's user ({exc})", file=sys.stderr)

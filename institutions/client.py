@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from config.clients import ENV_KAFKA_MECHANISM, ENV_KAFKA_PASSWORD, ENV_KAFKA_USERNAME
 from config.names import ANALYSTS_GROUP, case_index_key, outcomes_key
 from config.settings import Settings, check_institution_id, load
 from institutions.credentials import (
@@ -166,6 +167,16 @@ class CaseClient:
             settings = load({ENV_APP: creds[ENV_APP]} if ENV_APP in creds else {})
         elif ENV_APP in creds and creds[ENV_APP] != settings.app_id:
             settings = replace(settings, app_id=creds[ENV_APP])
+        # The institution's Kafka principal (dispositions), when the file holds one: the
+        # client then needs nothing but this file, wherever it runs.
+        user, password = creds.get(ENV_KAFKA_USERNAME), creds.get(ENV_KAFKA_PASSWORD)
+        if user and password:
+            settings = replace(
+                settings,
+                kafka_username=user,
+                kafka_password=password,
+                kafka_sasl_mechanism=creds.get(ENV_KAFKA_MECHANISM) or "SCRAM-SHA-512",
+            )
         institution = creds.get(ENV_INSTITUTION) or institution_from_username(
             settings, url_credentials(creds[ENV_URL])[0]
         )
@@ -400,7 +411,7 @@ class CaseClient:
             )
         record = build_disposition(case.alert, outcome, analyst_id, note)
         own = producer is None
-        producer = producer or DispositionProducer(self.settings)
+        producer = producer or DispositionProducer(self.settings, self.institution_id)
         try:
             producer.send(record)
         finally:

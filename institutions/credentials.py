@@ -9,8 +9,9 @@ never imports the operator's code.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
+from config.clients import institution_role, read_env_file, role_file, user_url
 from config.settings import Settings
 
 # The variables of a credentials file (also what `set -a; . file` exports in a shell).
@@ -32,27 +33,13 @@ def institution_from_username(settings: Settings, user: str | None) -> str | Non
 
 
 def credentials_path(settings: Settings, institution: str) -> Path:
-    return settings.stack_dir / "institutions" / settings.app_id / f"{institution}.env"
+    """Also the institution's Kafka credentials file (config/clients.py)."""
+    return role_file(settings, institution_role(institution))
 
 
 def institution_url(admin_url: str, user: str, password: str) -> str:
     """The admin URL's host, port and db with the institution's user and password."""
-    parts = urlsplit(admin_url)
-    # Never carry the admin's credentials over, wherever the admin URL put them.
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query) if k not in ("username", "password")]
-    )
-    parts = parts._replace(query=query)
-    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    if parts.scheme == "unix":  # unix://user:password@/path/to/redis.sock?db=0
-        return urlunsplit(("unix", f"{userinfo}@", parts.path, parts.query, ""))
-    host = parts.hostname or "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{userinfo}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/0", parts.query, ""))
+    return user_url(admin_url, user, password)
 
 
 def url_credentials(url: str) -> tuple[str | None, str | None]:
@@ -64,11 +51,4 @@ def url_credentials(url: str) -> tuple[str | None, str | None]:
 
 def read_credentials(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (the format `grant` writes; also `set -a; . file` in a shell)."""
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        out[key.strip()] = value.strip().strip("'\"")
-    return out
+    return read_env_file(path)

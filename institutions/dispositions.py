@@ -19,7 +19,8 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
-from config.names import PARTITIONER
+from config import clients
+from config.names import PARTITIONER, disposition_topic
 from config.settings import Settings
 from schemas.codec import codec_for
 
@@ -110,30 +111,48 @@ def build_disposition(
 
 
 class DispositionProducer:
-    """Encodes with the disposition codec and waits for each record's delivery."""
+    """Encodes with the disposition codec and waits for each record's delivery.
 
-    def __init__(self, settings: Settings, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+    One institution's producer: it writes that institution's own dispositions topic
+    (`<CB_TOPIC_DISPOSITIONS>.<institution>`) as that institution's Kafka principal, the only
+    one its ACL lets write there; the worker checks each record's institution_id against the
+    topic it came from (config/names.py)."""
+
+    def __init__(
+        self, settings: Settings, institution: str, timeout_s: float = DELIVERY_TIMEOUT_S
+    ) -> None:
         self.settings = settings
+        self.institution = institution
+        self.topic = disposition_topic(settings.topic_dispositions, institution)
         self.timeout_s = timeout_s
         self.codec = codec_for("disposition", settings.schema_registry_url)
         self._producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "partitioner": PARTITIONER,  # same partition as the account's payments
-                "acks": "all",
-                "enable.idempotence": True,
-                "message.timeout.ms": int(timeout_s * 1000),
-            }
+            clients.kafka_config(
+                settings,
+                clients.institution_role(institution),
+                {
+                    "partitioner": PARTITIONER,  # same partition as the account's payments
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    "message.timeout.ms": int(timeout_s * 1000),
+                    "log_level": 3,
+                },
+            )
         )
 
     def send(self, record: dict[str, Any]) -> tuple[int, int]:
         """Produce and flush; (partition, offset) once the broker has it, else raise."""
+        if record.get("institution_id") != self.institution:
+            raise DispositionError(
+                f"this producer sends {self.institution}'s dispositions, not "
+                f"{record.get('institution_id')!r}'s"
+            )
         result: dict[str, Any] = {}
 
         def delivered(err, msg) -> None:
             result["err"], result["msg"] = err, msg
 
-        topic = self.settings.topic_dispositions
+        topic = self.topic
         try:
             self._producer.produce(
                 topic,

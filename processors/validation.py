@@ -29,6 +29,11 @@ REASONS = (
 )
 
 _REQUIRED: Final = ("event_id", "institution_id", "account_id", "customer_id")
+#: Longest text a field may hold (ISO 20022's longest, a name, is 140), and most passenger
+#: names per payment. Strings are kept in account state and forwarded: one event with a
+#: megabyte in a field would make the account's state too large for its changelog.
+MAX_TEXT: Final = 256
+MAX_PASSENGERS: Final = 64
 _EARLIEST_MS: Final = 946_684_800_000  # 2000-01-01: older than any feed we accept
 _MAX_AMOUNT_MINOR: Final = 10**15
 
@@ -61,17 +66,33 @@ _TEXT_FIELDS: Final = (
 
 
 def _check_texts(values: tuple) -> None:
-    """Reject the first value that is neither None nor a string (str subclasses pass)."""
+    """Reject the first value that is neither None nor a string (str subclasses pass), or is
+    longer than MAX_TEXT."""
     for name, value in zip(_TEXT_FIELDS, values, strict=True):
         if value is not None and not isinstance(value, str):
             raise InvalidEvent(
                 "invalid_field", f"{name} must be a string, got {type(value).__name__}"
             )
+        if value is not None and len(value) > MAX_TEXT:
+            raise InvalidEvent("invalid_field", f"{name} is longer than {MAX_TEXT} characters")
+
+
+def _too_long(values: tuple) -> NoReturn:
+    """The rejection of a required id over MAX_TEXT (checked inline)."""
+    for name, value in zip(_REQUIRED, values, strict=False):
+        if len(value) > MAX_TEXT:
+            raise InvalidEvent("invalid_field", f"{name} is longer than {MAX_TEXT} characters")
+    raise AssertionError("no required id is too long")
 
 
 def _check_passengers(value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise InvalidEvent("invalid_field", "passenger_name_hashes must be a list of strings")
+    if len(value) > MAX_PASSENGERS or any(len(p) > MAX_TEXT for p in value):
+        raise InvalidEvent(
+            "invalid_field",
+            f"passenger_name_hashes: at most {MAX_PASSENGERS} of at most {MAX_TEXT} characters",
+        )
 
 
 def _check_object(value: Any, name: str) -> None:
@@ -163,11 +184,18 @@ def to_event(
         for name, value in zip(_REQUIRED, fields_, strict=False):
             if not isinstance(value, str) or not value:
                 raise InvalidEvent("missing_field", f"{name} is missing or empty")
+    if (
+        len(event_id) > MAX_TEXT
+        or len(institution_id) > MAX_TEXT
+        or len(account_id) > MAX_TEXT
+        or len(customer_id) > MAX_TEXT
+    ):
+        _too_long(fields_)
     if amount.__class__ is not int and (not isinstance(amount, int) or isinstance(amount, bool)):
         raise InvalidEvent("missing_field", "amount_minor is missing or not an integer")
     if amount <= 0 or amount > _MAX_AMOUNT_MINOR:
         raise InvalidEvent("invalid_amount", f"amount_minor must be positive, got {amount}")
-    if currency not in ISO_4217:
+    if currency.__class__ is not str or currency not in ISO_4217:  # (a list is unhashable)
         raise InvalidEvent("unknown_currency", f"currency {currency!r} is not an ISO 4217 code")
     if not isinstance(event_time, int):
         raise InvalidEvent("missing_field", "event_time is missing or not an integer")
@@ -190,7 +218,12 @@ def to_event(
             merchant_id, raw_mcc, m_city, m_region, m_country = _MERCHANT(merchant)
         except KeyError:
             merchant_id, raw_mcc, m_city, m_region, m_country = map(merchant.get, _MERCHANT_FIELDS)
-        if not (isinstance(raw_mcc, str) and len(raw_mcc) == 4 and raw_mcc.isdigit()):
+        if not (
+            isinstance(raw_mcc, str)
+            and len(raw_mcc) == 4
+            and raw_mcc.isascii()
+            and raw_mcc.isdigit()
+        ):  # isdigit() alone takes "²³⁴⁵", which int() refuses
             raise InvalidEvent(
                 "invalid_field", f"merchant.mcc must be four digits, got {raw_mcc!r}"
             )
@@ -224,11 +257,15 @@ def to_event(
              country, terminal_id, cp_account, cp_institution, cp_country, cp_name, cp_ultimate,
              purpose, phone, email, address, device, wallet)  # fmt: skip
     for value in texts:
-        if value is not None and value.__class__ is not str:
+        if value is not None and (value.__class__ is not str or len(value) > MAX_TEXT):
             _check_texts(texts)
             break
     if passengers:
-        if passengers.__class__ is not list or not all(p.__class__ is str for p in passengers):
+        if (
+            passengers.__class__ is not list
+            or len(passengers) > MAX_PASSENGERS
+            or not all(p.__class__ is str and len(p) <= MAX_TEXT for p in passengers)
+        ):
             _check_passengers(passengers)
     else:
         passengers = []

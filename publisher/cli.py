@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from config.settings import load
-from publisher.files import Rejection, prepare, read_records
+from publisher.files import Rejection, prepare, read_records, text_lines
+from publisher.identifiers import hash_rows
 from publisher.producer import Publisher
 from streams import metrics
 
@@ -22,6 +23,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("file", help="JSON lines or CSV file ('-' for stdin)")
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
     p.add_argument("--topic", help="default: CB_TOPIC_PAYMENTS")
+    p.add_argument(
+        "--hash-identifiers",
+        action="store_true",
+        help="JSON lines may carry clear identifiers (holder_phone, holder_email, "
+        "holder_address, device_id, wallet_address, passenger_names, counterparty.name): "
+        "normalise and hash them under CB_HASH_KEY here, so only the hashes are sent",
+    )
     p.add_argument(
         "--metrics-port",
         type=int,
@@ -40,11 +48,11 @@ def main(argv: list[str]) -> int:
     total = None
     try:
         if args.file == "-":
-            src = sys.stdin
+            src = sys.stdin.buffer
         else:
             with open(args.file, "rb") as fh:
                 total = sum(1 for _ in fh)
-            src = open(args.file, encoding="utf-8", newline="")  # noqa: SIM115
+            src = open(args.file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         print(f"chainbreaker publish: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -53,7 +61,9 @@ def main(argv: list[str]) -> int:
     bar = tqdm(total=total, unit="line", file=sys.stderr, disable=None, desc="publish")
     try:
         with Publisher(settings, args.topic) as pub:
-            rows = read_records(src, fmt)
+            rows = read_records(text_lines(src), fmt)
+            if args.hash_identifiers:
+                rows = hash_rows(rows, settings.hash_key)
             for item in prepare(rows, pub.codec, settings.max_future_skew_s * 1000):
                 if isinstance(item, Rejection):
                     tqdm.write(str(item), file=sys.stderr)
@@ -63,12 +73,9 @@ def main(argv: list[str]) -> int:
                     published += 1
                 bar.update(item.line - bar.n)
             failures = pub.flush(60.0)
-    except UnicodeDecodeError as exc:
-        print(f"chainbreaker publish: {args.file} is not UTF-8 text: {exc}", file=sys.stderr)
-        return 2
     finally:
         bar.close()
-        if src is not sys.stdin:
+        if src is not sys.stdin.buffer:
             src.close()
     for err in pub.errors:
         print(f"delivery failed: {err}", file=sys.stderr)

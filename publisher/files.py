@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -101,14 +102,39 @@ def _check_shape(rec: dict[str, Any], fields: dict[str, _Field] = FIELDS, prefix
             )
 
 
+# A byte that is not UTF-8, as text_lines() keeps it (surrogateescape).
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = RecordError("undecodable", "the line is not UTF-8 text")
+
+
+def text_lines(binary: Iterable[bytes]) -> Iterator[str]:
+    """Lines of a file read as bytes, decoded one by one: a byte-order mark at the start is
+    dropped (spreadsheets write one), and a line that is not UTF-8 keeps its bad bytes as
+    lone surrogates so that the readers reject that line, not the whole file."""
+    first = True
+    for raw in binary:
+        if first:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        yield raw.decode("utf-8", "surrogateescape")
+
+
 def read_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     for n, line in enumerate(lines, 1):
         if not line.strip():
+            continue
+        if n == 1:
+            line = line.removeprefix("\ufeff")
+        if _NOT_UTF8.search(line):
+            yield n, NOT_UTF8
             continue
         try:
             obj = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             yield n, RecordError("undecodable", f"not JSON: {exc.msg} at column {exc.colno}")
+            continue
+        except RecursionError:
+            yield n, RecordError("undecodable", "not a payment: JSON nested too deeply")
             continue
         if not isinstance(obj, dict):
             yield n, RecordError("undecodable", "each line must hold one JSON object")
@@ -156,21 +182,41 @@ def _csv_columns(header: list[str]) -> list[tuple[str, str | None, _Field]]:
 
 
 def read_csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    """Flat rows: nested fields as dotted columns (merchant.mcc), empty cell = null/default."""
-    reader = csv.reader(lines)
+    """Flat rows: nested fields as dotted columns (merchant.mcc), empty cell = null/default.
+
+    A row the CSV reader cannot take (a cell over its 128 KB limit) or that is not UTF-8 is
+    rejected with its line number and reading goes on; a quote left open runs to the end of
+    the file, as CSV defines, and that last row is rejected."""
+    reader = csv.reader(_bom_stripped(lines))
     try:
         header = next(reader)
     except StopIteration:
         return
+    except csv.Error as exc:
+        yield 1, RecordError("undecodable", f"CSV header: {exc}")
+        return
     try:
+        if _NOT_UTF8.search("".join(header)):
+            raise NOT_UTF8
         columns = _csv_columns(header)
     except RecordError as exc:
         yield 1, exc
         return
     start = reader.line_num + 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line, start = start, reader.line_num + 1
+            yield line, RecordError("undecodable", f"CSV: {exc}")
+            continue
         line, start = start, reader.line_num + 1
         if not row or all(not c.strip() for c in row):
+            continue
+        if any(_NOT_UTF8.search(cell) for cell in row):
+            yield line, NOT_UTF8
             continue
         if len(row) != len(columns):
             yield line, RecordError("undecodable", f"expected {len(columns)} cells, got {len(row)}")
@@ -179,6 +225,15 @@ def read_csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | Recor
             yield line, _csv_record(columns, row)
         except RecordError as exc:
             yield line, exc
+
+
+def _bom_stripped(lines: Iterable[str]) -> Iterator[str]:
+    first = True
+    for line in lines:
+        if first:
+            line = line.removeprefix("\ufeff")
+            first = False
+        yield line
 
 
 def _csv_record(columns: list[tuple[str, str | None, _Field]], row: list[str]) -> dict[str, Any]:

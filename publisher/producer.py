@@ -11,6 +11,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
+from config import clients
 from config.names import PARTITIONER
 from config.settings import Settings
 from schemas.codec import AvroCodec, codec_for
@@ -35,8 +36,9 @@ class Publisher:
         self.delivered = 0
         self.failed = 0
         self.errors: list[str] = []  # the first few delivery errors, for the summary
+        # As the publisher principal: it may write the payments topic and nothing else.
         base = {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **clients.kafka_config(settings, clients.PUBLISHER),
             "client.id": "chainbreaker-publish",
             "partitioner": PARTITIONER,
             "acks": "all",

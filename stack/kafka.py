@@ -21,6 +21,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from access.secrets import env_file, new_password, write_secret
+from config import clients
 from config.settings import Settings
 from stack import packages
 from stack.paths import StackPaths
@@ -254,19 +256,62 @@ def kafka_libs(s: Settings) -> Path:
     return libs
 
 
-def kafka_properties(s: Settings, p: StackPaths) -> dict[str, str]:
+# The broker's own principal: the controller listener, inter-broker traffic, and the operator
+# (the stack creating topics, SCRAM users and ACLs) log in as it, with SASL/PLAIN, because
+# SCRAM credentials live in the metadata log and cannot authenticate the broker that serves
+# it. Only this user is in the PLAIN login module, so no other principal can use PLAIN.
+BROKER_USER = "broker"
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+
+def _jaas(password: str) -> str:
+    return (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{BROKER_USER}" password="{password}" user_{BROKER_USER}="{password}";'
+    )
+
+
+def security_properties(s: Settings, admin_password: str) -> dict[str, str]:
+    """SASL/SCRAM on the client listener, PLAIN for the broker's own principal only, and the
+    StandardAuthorizer: no ACL, no access (docs/reliability.md#kafka-principals-and-acls)."""
+    if s.kafka_security == "plaintext":
+        return {}
+    return {
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+        "listener.name.client.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "listener.name.client.scram-sha-256.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "listener.name.client.plain.sasl.jaas.config": _jaas(admin_password),
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas(admin_password),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "authorizer.class.name": STANDARD_AUTHORIZER,
+        "super.users": f"User:{BROKER_USER}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def kafka_properties(
+    s: Settings, p: StackPaths, admin_password: str = "<from credentials/kafka-admin.env>"
+) -> dict[str, str]:
     """server.properties of a single combined broker+controller sized for a small dev box."""
-    plain = f"127.0.0.1:{s.kafka_port}"
+    client = f"127.0.0.1:{s.kafka_port}"
     controller = f"127.0.0.1:{s.kafka_controller_port}"
+    protocol = "PLAINTEXT" if s.kafka_security == "plaintext" else "SASL_PLAINTEXT"
     return {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "listeners": f"PLAINTEXT://{plain},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{plain},CONTROLLER://{controller}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "listeners": f"CLIENT://{client},CONTROLLER://{controller}",
+        "advertised.listeners": f"CLIENT://{client},CONTROLLER://{controller}",
+        "listener.security.protocol.map": f"CLIENT:{protocol},CONTROLLER:{protocol}",
+        "inter.broker.listener.name": "CLIENT",
         "controller.listener.names": "CONTROLLER",
         "controller.quorum.bootstrap.servers": controller,
+        **security_properties(s, admin_password),
         "log.dirs": str(p.kafka_data),
         # One node: every internal topic must make do with one replica.
         "offsets.topic.replication.factor": "1",
@@ -299,8 +344,40 @@ def kafka_properties(s: Settings, p: StackPaths) -> dict[str, str]:
     }
 
 
-# Keys whose change means a running broker no longer matches the settings.
-IDENTITY_KEYS = ("listeners", "controller.quorum.bootstrap.servers", "log.dirs")
+# Keys whose change means a running broker no longer matches the settings (a broker started
+# before the stack had authentication has other listeners and protocols too).
+IDENTITY_KEYS = (
+    "listeners",
+    "listener.security.protocol.map",
+    "controller.quorum.bootstrap.servers",
+    "log.dirs",
+)
+
+
+def admin_password(s: Settings) -> str:
+    """The broker principal's password, generated once and kept 0600 in the credentials
+    directory as an env file the admin role reads (config/clients.py)."""
+    path = clients.role_file(s, clients.ADMIN)
+    try:
+        stored = clients.read_env_file(path).get(clients.ENV_KAFKA_PASSWORD)
+    except OSError:
+        stored = None
+    if stored:
+        return stored
+    password = new_password()
+    write_secret(
+        path,
+        env_file(
+            "chainbreaker: the local broker's own principal (super user, SASL/PLAIN).\n"
+            "The operator's: topics, SCRAM users and ACLs. Never give it to a service.",
+            {
+                clients.ENV_KAFKA_USERNAME: BROKER_USER,
+                clients.ENV_KAFKA_PASSWORD: password,
+                clients.ENV_KAFKA_MECHANISM: "PLAIN",
+            },
+        ),
+    )
+    return password
 
 
 def render_properties(props: dict[str, str]) -> str:
@@ -426,7 +503,8 @@ def start(
 ) -> tuple[subprocess.Popen[bytes], bool]:
     """Write the configuration, format storage on the first start, launch the broker."""
     p.kafka_dir.mkdir(parents=True, exist_ok=True)
-    p.kafka_props.write_text(render_properties(kafka_properties(s, p)))
+    # 0600: it holds the broker principal's password (the JAAS lines).
+    write_secret(p.kafka_props, render_properties(kafka_properties(s, p, admin_password(s))))
     p.kafka_log4j.write_text(LOG4J2_XML)
     rotate(p.kafka_log)
     formatted = format_storage(java_bin, libs, s, p)
@@ -492,8 +570,10 @@ def await_kafka(
     broker_id: int | None = None,
     child: subprocess.Popen[bytes] | None = None,
     log_path: Path | None = None,
+    auth: dict[str, str] | None = None,
 ) -> None:
-    """Until the cluster answers a metadata request listing a broker (``broker_id`` if given)."""
+    """Until the cluster answers a metadata request listing a broker (``broker_id`` if given).
+    ``auth``: the login settings of the client that asks (config/clients.py)."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
@@ -512,6 +592,7 @@ def await_kafka(
             # (BGQUEUE); the last error is in our own message, so this client logs nothing.
             admin = AdminClient(
                 {
+                    **(auth or {}),
                     "bootstrap.servers": bootstrap,
                     "socket.connection.setup.timeout.ms": 3000,
                     "reconnect.backoff.max.ms": 500,
@@ -536,7 +617,27 @@ def await_kafka(
     )
 
 
-def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
+def await_port(bootstrap: str, timeout: float) -> None:
+    """Until one of the bootstrap servers accepts a TCP connection."""
+    hosts = split_bootstrap(bootstrap)
+    await_ready(
+        lambda remaining: None if _accepts(hosts, min(1.0, remaining)) else "connection refused",
+        timeout,
+        not_ready=f"Kafka at {bootstrap} did not accept a connection",
+        name="Kafka",
+    )
+
+
+def wait_for_kafka(
+    bootstrap: str, timeout: float = 30.0, auth: dict[str, str] | None = None
+) -> None:
     """Block until the Kafka cluster at bootstrap answers a metadata request that lists at
     least one broker; raise StackError with the last error once timeout seconds have passed."""
-    await_kafka(bootstrap, timeout)
+    await_kafka(bootstrap, timeout, auth=auth)
+
+
+def admin_auth(s: Settings) -> dict[str, str]:
+    """The operator's login settings for readiness checks (none on a PLAINTEXT Kafka)."""
+    config = clients.kafka_config(s, clients.ADMIN)
+    config.pop("bootstrap.servers")
+    return config

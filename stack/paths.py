@@ -25,6 +25,7 @@ class StackPaths:
     cluster_id: Path
     redis_dir: Path
     redis_conf: Path
+    redis_acl: Path
     redis_log: Path
     redis_pid: Path
     prometheus_dir: Path
@@ -60,6 +61,7 @@ def paths(s: Settings) -> StackPaths:
         cluster_id=kafka / "cluster.id",
         redis_dir=redis_dir,
         redis_conf=redis_dir / "redis.conf",
+        redis_acl=redis_dir / "users.acl",
         redis_log=redis_dir / "redis.log",
         redis_pid=redis_dir / "redis.pid",
         prometheus_dir=root / "prometheus",

@@ -1,18 +1,31 @@
 """Redis for the local stack: Debian's redis-server on 127.0.0.1, the case queues' store.
 
 The case queues are Redis Streams, so the server runs with an append-only file (an alert must
-survive a restart). Each institution in CB_INSTITUTIONS gets its own ACL user on every `up`
-(institutions/acl.py).
+survive a restart, and so must the analysts' pending entries, which the file records too).
+
+Nothing is reachable without a user: the server runs with an aclfile the stack manages
+(``users.acl``), in which ``default`` is locked (off, or on Redis before 7.2 behind a password
+no one holds: see DEFAULT_OFF_FROM) and ``operator`` (the operator's user, its password 0600
+in the credentials directory) holds every right. Every other user (the router's,
+each institution's) is created at runtime and saved to the same file with ACL SAVE, so a
+restart keeps them all. Each `up` re-applies them anyway (access/grant.py, institutions/acl.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import secrets
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import redis
 
+from access.redis_acl import OPERATOR_USER
+from access.secrets import env_file, new_password, write_secret
+from config import clients
 from config.settings import Settings
 from stack import packages
 from stack.paths import StackPaths
@@ -59,9 +72,86 @@ def config(s: Settings, p: StackPaths) -> str:
             # fork() pauses on a small box.
             'save ""',
             "always-show-logo no",
+            # Users, loaded at start and written by ACL SAVE: no user, no access.
+            f"aclfile {_quote(str(p.redis_acl))}",
             "",
         ]
     )
+
+
+def operator_password(s: Settings) -> str:
+    """The operator user's password, generated once, kept 0600 with the URL it goes in."""
+    path = clients.operator_file(s)
+    try:
+        url = clients.read_env_file(path).get(clients.ENV_REDIS_URL)
+    except OSError:
+        url = None
+    if url:
+        password = urlsplit(url).password
+        if password:
+            return unquote(password)
+    password = new_password()
+    write_secret(
+        path,
+        env_file(
+            "chainbreaker: the local Redis's operator user (every right): `cases grant`,\n"
+            "`stack up`. The admin URL (CB_REDIS_URL). Never give it to a service.",
+            {clients.ENV_REDIS_URL: clients.user_url(s.redis_url, OPERATOR_USER, password)},
+        ),
+    )
+    return password
+
+
+# Redis before 7.2 replays the transactions of its append-only file (every case the router's
+# script enqueued is one) as the default user and drops those the default user may not run,
+# logging "CRITICAL ... NOPERM ACLs rules changed between the moment the transaction was
+# accumulated and the EXEC call". With the default user off, a restart lost every queued
+# case (found by tests/reliability/test_redis_restart.py). So there the default user keeps
+# every right behind a random password written nowhere (no one can log in as it, and a
+# client without a user still gets nothing); from 7.2 on it is simply off.
+DEFAULT_OFF_FROM = (7, 2)
+
+
+def version(binary: str) -> tuple[int, int]:
+    """(major, minor) of redis-server; (0, 0) if it cannot be told."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return (0, 0)
+    match = re.search(r"v=(\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def default_user_line(redis_version: tuple[int, int]) -> str:
+    if redis_version >= DEFAULT_OFF_FROM:
+        return "user default off resetkeys resetchannels -@all"
+    unguessable = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+    return f"user default on #{unguessable} ~* &* +@all"
+
+
+def write_aclfile(s: Settings, p: StackPaths, redis_version: tuple[int, int]) -> None:
+    """Before a start: ``default`` locked (off, or behind a password no one holds: see
+    DEFAULT_OFF_FROM) and ``operator`` with its current password; every other user already in
+    the file (saved by ACL SAVE) is kept as it is."""
+    digest = hashlib.sha256(operator_password(s).encode()).hexdigest()
+    managed = {
+        "default": default_user_line(redis_version),
+        OPERATOR_USER: f"user {OPERATOR_USER} on #{digest} ~* &* +@all",
+    }
+    kept = []
+    try:
+        lines = p.redis_acl.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "user" and parts[1] in managed:
+            continue
+        if line.strip():
+            kept.append(line)
+    write_secret(p.redis_acl, "\n".join([*managed.values(), *kept]) + "\n")
 
 
 def server() -> str:
@@ -72,9 +162,10 @@ def server() -> str:
 
 
 def start(s: Settings, p: StackPaths, binary: str) -> subprocess.Popen[bytes]:
-    """Write redis.conf and launch the server."""
+    """Write redis.conf and the aclfile, and launch the server."""
     p.redis_dir.mkdir(parents=True, exist_ok=True)
     p.redis_conf.write_text(config(s, p))
+    write_aclfile(s, p, version(binary))
     rotate(p.redis_log)
     return launch([binary, str(p.redis_conf)], p.redis_dir, p.redis_log, p.redis_pid)
 
@@ -101,20 +192,28 @@ def check_drift(pid: int, s: Settings, p: StackPaths) -> None:
             f"Redis (pid {pid}) is running as {title!r}, not on port {s.redis_port} "
             "(CB_REDIS_PORT); run `chainbreaker stack down` and then `up` again"
         )
+    try:
+        running_config = p.redis_conf.read_text()
+    except OSError:
+        running_config = ""
+    if "aclfile" not in running_config:
+        raise StackError(
+            f"Redis (pid {pid}) was started without the stack's ACL file (by an older "
+            "chainbreaker), so its default user is open; run `chainbreaker stack down` and "
+            "then `up` again"
+        )
 
 
 def grant_institutions(s: Settings) -> None:
-    """Give each CB_INSTITUTIONS institution its Redis ACL user (institutions/acl.py).
-
-    Runtime ACL users do not survive a Redis restart (the stack runs without an aclfile), so
-    every `up` re-applies them from the stored credentials, passwords unchanged. Only for the
-    Redis we run: an external Redis's users are its operator's (`chainbreaker cases grant`).
+    """Give each CB_INSTITUTIONS institution its Redis ACL user and Kafka principal
+    (institutions/acl.py), re-applied from the stored credentials, passwords unchanged. Only
+    for the Redis we run: an external Redis's users are its operator's (`cases grant`).
     """
     from institutions import acl, credentials
 
     try:
         grants = acl.grant_all(s)
-    except redis.RedisError as exc:
+    except (redis.RedisError, RuntimeError) as exc:
         raise StackError(
             f"Redis is up but granting the institutions' ACL users failed ({exc}); "
             "check CB_INSTITUTIONS or set it to none"
@@ -134,7 +233,8 @@ def await_redis(
     child: subprocess.Popen[bytes] | None = None,
     log_path: Path | None = None,
 ) -> None:
-    """Until the server at url answers PING; wrong credentials fail at once."""
+    """Until the server at url answers PING; wrong credentials fail at once (the message shows
+    the URL without its password)."""
     client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
 
     def probe(_remaining: float) -> str | None:
@@ -144,8 +244,8 @@ def await_redis(
             return "PING did not answer PONG"
         except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError):
             raise StackError(
-                f"Redis at {url} refused our credentials; put the right user:password "
-                f"in CB_REDIS_URL"
+                f"Redis at {clients.redact(url)} refused our credentials; put the right "
+                "user:password in CB_REDIS_URL"
             ) from None
         except (redis.exceptions.RedisError, OSError) as exc:
             # Includes BusyLoadingError while an append-only file is replayed.
@@ -155,7 +255,7 @@ def await_redis(
         await_ready(
             probe,
             timeout,
-            not_ready=f"Redis at {url} did not answer PING",
+            not_ready=f"Redis at {clients.redact(url)} did not answer PING",
             name="redis-server",
             child=child,
             log_path=log_path,

@@ -19,7 +19,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from config.settings import Settings
+from redis import RedisError
+
+from config import clients
+from config.settings import ConfigError, Settings
 from stack import desk, kafka, prometheus, redis
 from stack.paths import KAFKA, PROMETHEUS, REDIS, StackPaths, paths
 from stack.process import (
@@ -29,6 +32,7 @@ from stack.process import (
     port_in_use_error,
     stop_if_started,
     stop_pid,
+    wait_gone,
 )
 from stack.status import ServiceStatus, StackReport
 
@@ -38,7 +42,7 @@ STOP_TIMEOUT_S = {KAFKA: kafka.STOP_TIMEOUT_S, REDIS: redis.STOP_TIMEOUT_S}
 
 
 def _address(service: str, s: Settings) -> str:
-    return s.kafka_bootstrap if service == KAFKA else s.redis_url
+    return s.kafka_bootstrap if service == KAFKA else clients.redact(s.redis_url)
 
 
 def _external(service: str, s: Settings) -> bool:
@@ -51,9 +55,18 @@ def _running(service: str, s: Settings, p: StackPaths) -> tuple[int | None, bool
 
 def _answers(service: str, s: Settings, timeout: float) -> None:
     if service == KAFKA:
-        kafka.await_kafka(s.kafka_bootstrap, timeout)
+        try:
+            auth = kafka.admin_auth(s)
+        except clients.MissingCredentials:
+            if not s.kafka_external:
+                raise
+            # Someone else's Kafka and no operator login for it here: that it accepts
+            # connections is all this process can check (its clients log in as their roles).
+            kafka.await_port(s.kafka_bootstrap, timeout)
+            return
+        kafka.await_kafka(s.kafka_bootstrap, timeout, auth=auth)
     else:
-        redis.await_redis(s.redis_url, timeout)
+        redis.await_redis(clients.redis_url(s, clients.OPERATOR), timeout)
 
 
 def _check_external(service: str, s: Settings, timeout: float) -> None:
@@ -97,13 +110,74 @@ def up(
     if local:
         with locked(p.lock):
             results.update(_up_local(s, p, local, kafka_timeout, redis_timeout))
-            if REDIS in local and s.institutions:
-                redis.grant_institutions(s)
+            _grant(s, local)
     services = tuple(results[svc] for svc in (KAFKA, REDIS))
     if s.prometheus if with_prometheus is None else with_prometheus:
         with locked(p.lock):
             services += (prometheus.up(s, p),)
     return StackReport("up", services, time.monotonic() - started_at)
+
+
+def _grant(s: Settings, local: list[str]) -> None:
+    """The app's principals, the router's user and the institutions' users on the services
+    this stack runs (access/grant.py, institutions/acl.py); idempotent, passwords kept."""
+    from access.grant import grant_app
+
+    try:
+        grant_app(s, kafka=KAFKA in local, redis_users=REDIS in local)
+    except (RuntimeError, ConfigError, RedisError) as exc:
+        raise StackError(f"the stack is up but granting the app's access failed: {exc}") from None
+    if REDIS in local and s.institutions:
+        redis.grant_institutions(s)
+
+
+def _refresh_kafka_logins(s: Settings) -> None:
+    """A broker this call started authenticates SCRAM users again only once their credentials
+    are rewritten (access/grant.py refresh_kafka_logins says why)."""
+    from access.grant import refresh_kafka_logins
+
+    try:
+        refresh_kafka_logins(s)
+    except (RuntimeError, ConfigError) as exc:
+        raise StackError(f"Kafka is up but refreshing its SCRAM logins failed: {exc}") from None
+
+
+def stop_service(settings: Settings, service: str, *, kill: bool = False) -> str:
+    """Stop one local service, SIGTERM (a clean shutdown) or SIGKILL (a crash), and wait until
+    it is gone; `start_service` brings it back. For fault tests and operators; the other
+    service and every client are left alone."""
+    s = settings
+    p = paths(s)
+    if _external(service, s):
+        raise StackError(f"{service} is external: not ours to stop")
+    with locked(p.lock):
+        pid, _stale = _running(service, s, p)
+        if pid is None:
+            return "not running"
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            action = "killed" if wait_gone(pid, STOP_TIMEOUT_S[service]) else "still there"
+        else:
+            action = stop_pid(pid, service, STOP_TIMEOUT_S[service])
+        p.pid_file(service).unlink(missing_ok=True)
+        return action
+
+
+def start_service(settings: Settings, service: str, timeout: float | None = None) -> ServiceStatus:
+    """Start one local service stopped by `stop_service` and wait until it answers (up to
+    ``timeout``: a broker restarted after a crash first waits out its old registration), without
+    granting anything: what it comes back with is what it kept (its data, its aclfile)."""
+    s = settings
+    p = paths(s)
+    with locked(p.lock):
+        return _up_local(
+            s,
+            p,
+            [service],
+            timeout or kafka.READY_TIMEOUT_S,
+            timeout or redis.READY_TIMEOUT_S,
+        )[service]
 
 
 def _check_ports(s: Settings, to_start: list[str], running: dict[str, int]) -> None:
@@ -164,7 +238,10 @@ def _up_local(
             children[KAFKA], formatted = kafka.start(s, p, java, libs)
         if REDIS in local:
             redis.await_redis(
-                s.redis_url, redis_timeout, child=children.get(REDIS), log_path=p.redis_log
+                clients.redis_url(s, clients.OPERATOR),
+                redis_timeout,
+                child=children.get(REDIS),
+                log_path=p.redis_log,
             )
         if KAFKA in local:
             kafka.await_kafka(
@@ -173,12 +250,15 @@ def _up_local(
                 broker_id=1,
                 child=children.get(KAFKA),
                 log_path=p.kafka_log,
+                auth=kafka.admin_auth(s),
             )
     except BaseException:
         stop_if_started(children)
         for service in children:
             p.pid_file(service).unlink(missing_ok=True)
         raise
+    if KAFKA in children:
+        _refresh_kafka_logins(s)
 
     results: dict[str, ServiceStatus] = {}
     for service in local:
@@ -252,8 +332,8 @@ def down(settings: Settings, wipe: bool = False) -> StackReport:
 def _wipe(s: Settings, p: StackPaths) -> None:
     """Delete what the stack owns under stack_dir, and nothing else: CB_STACK_DIR could point
     somewhere shared by mistake, so no blanket rmtree of it."""
-    # Institutions' credentials (institutions/credentials.py) name users of the Redis wiped.
-    targets = [p.kafka_dir, p.redis_dir, p.root / "institutions"]
+    # Institutions' and roles' credentials name users of the Kafka and Redis wiped.
+    targets = [p.kafka_dir, p.redis_dir, p.root / "institutions", clients.credentials_dir(s)]
     if s.state_dir.is_relative_to(p.root) and s.state_dir != p.root:
         targets.append(s.state_dir)
     for target in targets:

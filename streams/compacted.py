@@ -16,6 +16,7 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from config import clients
 from config.settings import Settings
 
 log = logging.getLogger("chainbreaker.compacted")
@@ -26,19 +27,22 @@ class CompactedTopicFollower:
 
     name = "feed"  # thread name and log prefix
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str, role: str = clients.WORKER) -> None:
         self.settings = settings
         self.topic = topic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": f"{settings.app_id}-{self.name}",  # required; never committed
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
+            clients.kafka_config(
+                settings,
+                role,
+                {
+                    "group.id": f"{settings.app_id}-{self.name}",  # required; never committed
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                },
+            )
         )
         try:
             meta = self._consumer.list_topics(topic, timeout=30).topics.get(topic)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from config import clients
 from config.settings import Settings, load
 from processors.intel import (
     KINDS,
@@ -65,8 +66,9 @@ class IntelFeed(CompactedTopicFollower):
         settings: Settings,
         index: IntelIndex,
         on_update: Callable[[str, str], None] | None = None,
+        role: str = clients.WORKER,
     ) -> None:
-        super().__init__(settings, settings.topic_intel)
+        super().__init__(settings, settings.topic_intel, role)
         self.index = index
         self.codec: AvroCodec = codec_for("intel_entry", settings.schema_registry_url)
         self.ready = threading.Event()
@@ -213,8 +215,9 @@ def read_csv(key: str, path: Path) -> list[IntelEntry]:
 
 
 def _producer(settings: Settings) -> Producer:
+    # As a contributor (the intel role): it may write the intel topic and nothing else.
     return Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+        clients.kafka_config(settings, clients.INTEL, {"acks": "all", "enable.idempotence": True})
     )
 
 
@@ -245,7 +248,7 @@ def send(settings: Settings, entries: Iterable[IntelEntry], removals: Iterable[b
 def snapshot(settings: Settings) -> tuple[IntelIndex, int]:
     """The feed as a worker would see it now (and how many records were unreadable)."""
     index = IntelIndex(settings.hash_key)
-    feed = IntelFeed(settings, index)
+    feed = IntelFeed(settings, index, role=clients.INTEL)
     try:
         feed.catch_up()
     finally:
@@ -302,7 +305,7 @@ def main(argv: list[str]) -> int:
             entry = make_entry(settings.hash_key, args.kind, _read_value(args.value),
                                args.category, args.source, args.confidence,
                                args.expires)  # fmt: skip
-            ensure_topics(settings)
+            ensure_topics(settings, role=clients.INTEL, only=(settings.topic_intel,))
             send(settings, [entry])
             print(f"listed {_describe(entry)} on {settings.topic_intel}")
             return 0
@@ -312,7 +315,7 @@ def main(argv: list[str]) -> int:
                 parse_key(entry_key(args.kind, digest))  # validates the hash
             else:
                 digest = hash_identifier(settings.hash_key, args.kind, _read_value(args.value))
-            ensure_topics(settings)
+            ensure_topics(settings, role=clients.INTEL, only=(settings.topic_intel,))
             send(settings, [], [entry_key(args.kind, digest)])
             print(f"removed {args.kind}:{digest[:16]}… from {settings.topic_intel} "
                   "(running workers stop matching it)")  # fmt: skip
@@ -322,7 +325,7 @@ def main(argv: list[str]) -> int:
                 print(f"chainbreaker intel: {args.file}: no such file")
                 return 2
             entries = read_csv(settings.hash_key, args.file)
-            ensure_topics(settings)
+            ensure_topics(settings, role=clients.INTEL, only=(settings.topic_intel,))
             send(settings, entries)
             print(f"listed {len(entries)} identifiers from {args.file} on {settings.topic_intel}")
             return 0
@@ -330,7 +333,7 @@ def main(argv: list[str]) -> int:
         print(f"chainbreaker intel: rejected, nothing sent: {exc}")
         return 2
 
-    ensure_topics(settings)
+    ensure_topics(settings, role=clients.INTEL, only=(settings.topic_intel,))
     index, rejected = snapshot(settings)
     now = int(time.time() * 1000)
     shown = 0

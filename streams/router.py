@@ -9,6 +9,10 @@ only after Redis has taken the batch, so a crash of the router replays, never sk
 It is a plain confluent-kafka consumer rather than a Faust agent: it keeps no state, its
 per-alert work is one Redis round trip per batch, and it can run inside the worker process
 (a thread) or on its own (`chainbreaker router`).
+
+It runs as the worker's Kafka principal and as its own Redis user (access/redis_acl.py),
+which may append cases but not read them: the queue metrics below use counts and entry ids
+only (XLEN, XINFO GROUPS, XPENDING, and the enqueue-time sorted set the script keeps).
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import time
 from typing import Any
 
 import redis
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
+from config import clients
 from config.names import (
     ANALYSTS_GROUP,
     TRIGGER_TS_HEADER,
+    case_enqueued_key,
     case_index_key,
     dedup_key,
     institutions_key,
@@ -41,11 +47,13 @@ log = logging.getLogger("chainbreaker.router")
 
 QUEUE_METRICS_INTERVAL_S = 5.0
 
-# KEYS: dedup key, case stream, case index; ARGV: dedup TTL, alert id, the entry's fields.
+# KEYS: dedup key, case stream, case index, enqueue times; ARGV: dedup TTL, alert id, the
+# entry's fields.
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
   redis.call('HSET', KEYS[3], ARGV[2], id)
+  redis.call('ZADD', KEYS[4], tonumber(string.match(id, '^(%d+)')), id)
   return id
 end
 return false
@@ -88,6 +96,7 @@ class CaseQueues:
                     dedup_key(settings.app_id, institution, alert["alert_id"]),
                     settings.case_stream(institution),
                     case_index_key(settings.app_id, institution),
+                    case_enqueued_key(settings.app_id, institution),
                 ],
                 args=[settings.case_dedup_ttl_s, alert["alert_id"], *entry_fields(alert, trigger)],
                 client=pipe,
@@ -110,6 +119,11 @@ class CaseQueues:
 def _entry_ms(entry_id: bytes | str) -> int:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(text.split("-", 1)[0])
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _field(info: dict, name: str):
@@ -140,8 +154,7 @@ class CaseQueueMetrics:
         pending: dict[str, int] = {}
         age: dict[str, float] = {}
         for institution in institutions:
-            stream = self._settings.case_stream(institution)
-            depth, entry_pending, oldest = self._stream_state(stream)
+            depth, entry_pending, oldest = self._stream_state(institution)
             label = metrics.institution_label(institution)  # capped: the rest folds to "other"
             length[label] = length.get(label, 0) + depth
             pending[label] = pending.get(label, 0) + entry_pending
@@ -152,9 +165,12 @@ class CaseQueueMetrics:
             metrics.CASE_QUEUE_PENDING.labels(label).set(pending[label])
             metrics.CASE_QUEUE_OLDEST_AGE.labels(label).set(age[label])
 
-    def _stream_state(self, stream: str) -> tuple[int, int, int | None]:
-        """(XLEN, pending entries of the analysts group, ms of the oldest open case)."""
+    def _stream_state(self, institution: str) -> tuple[int, int, int | None]:
+        """(XLEN, pending entries of the analysts group, ms of the oldest open case), without
+        reading an entry: the router's user may not."""
         client = self._redis
+        stream = self._settings.case_stream(institution)
+        enqueued = case_enqueued_key(self._settings.app_id, institution)
         depth = client.xlen(stream)
         if depth == 0:
             return 0, 0, None
@@ -164,19 +180,23 @@ class CaseQueueMetrics:
             return 0, 0, None
         group = next((g for g in groups if _field(g, "name") in (ANALYSTS_GROUP,
                       ANALYSTS_GROUP.encode())), None)  # fmt: skip
-        if group is None:
-            first = client.xrange(stream, count=1)
-            return depth, 0, _entry_ms(first[0][0]) if first else None
         candidates = []
-        summary = client.xpending(stream, ANALYSTS_GROUP)
-        entry_pending = int(summary.get("pending") or 0)
-        if entry_pending and summary.get("min"):
-            candidates.append(_entry_ms(summary["min"]))
-        last = _field(group, "last-delivered-id")
-        last = last.decode() if isinstance(last, bytes) else str(last or "0-0")
-        undelivered = client.xrange(stream, min=f"({last}", count=1)
-        if undelivered:
-            candidates.append(_entry_ms(undelivered[0][0]))
+        entry_pending = 0
+        last = (0, 0)
+        if group is not None:
+            summary = client.xpending(stream, ANALYSTS_GROUP)
+            entry_pending = int(summary.get("pending") or 0)
+            if entry_pending and summary.get("min"):
+                candidates.append(_entry_ms(summary["min"]))
+            raw = _field(group, "last-delivered-id")
+            last = _entry_key(raw.decode() if isinstance(raw, bytes) else str(raw or "0-0"))
+            # Delivered to the group: no longer waiting to be handed out.
+            client.zremrangebyscore(enqueued, "-inf", f"({last[0]}")
+        for member, _score in client.zrange(enqueued, 0, 9, withscores=True):
+            entry = _entry_key(member.decode() if isinstance(member, bytes) else member)
+            if entry > last:  # the oldest case not yet handed to an analyst
+                candidates.append(entry[0])
+                break
         return depth, entry_pending, min(candidates) if candidates else None
 
     def run(self, stop: threading.Event) -> None:
@@ -188,6 +208,11 @@ class CaseQueueMetrics:
             stop.wait(self.interval)
 
 
+def _commit_result(err, _partitions) -> None:
+    if err is not None and err.code() != KafkaError._NO_OFFSET:
+        log.warning("alerts offsets not committed (%s): the batch comes again", err)
+
+
 class CaseRouter:
     """Consume alerts, enqueue them, then commit: at-least-once in, exactly-once out."""
 
@@ -195,31 +220,33 @@ class CaseRouter:
         self.settings = settings
         self.batch = batch
         self.codec = codec_for("alert", settings.schema_registry_url)
-        self.queues = CaseQueues(
-            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5), settings
-        )
+        # Its own Redis user (appends cases, reads none) and the worker's Kafka principal.
+        url = clients.redis_url(settings, clients.ROUTER)
+        self.queues = CaseQueues(redis.Redis.from_url(url, socket_connect_timeout=5), settings)
         self.stop_event = threading.Event()
         self.queue_metrics = CaseQueueMetrics(
-            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5), settings
+            redis.Redis.from_url(url, socket_connect_timeout=5), settings
         )
         self._dead_letters = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-            }
+            clients.kafka_config(
+                settings, clients.WORKER, {"acks": "all", "enable.idempotence": True}
+            )
         )
 
     def _consumer(self) -> Consumer:
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
-                "group.id": router_group(self.settings.app_id),
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "session.timeout.ms": self.settings.session_timeout_s * 1000,
-                "fetch.wait.max.ms": 10,
-            }
+            clients.kafka_config(
+                self.settings,
+                clients.WORKER,
+                {
+                    "group.id": router_group(self.settings.app_id),
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    "session.timeout.ms": self.settings.session_timeout_s * 1000,
+                    "fetch.wait.max.ms": 10,
+                    "on_commit": _commit_result,
+                },
+            )
         )
         consumer.subscribe([self.settings.topic_alerts])
         return consumer
@@ -241,10 +268,20 @@ class CaseRouter:
                     continue
                 messages = [first, *consumer.consume(self.batch - 1, timeout=0)]
                 self._handle([m for m in messages if self._usable(m)])
-                consumer.commit(asynchronous=False)
+                self._commit(consumer)
         finally:
             consumer.close()
             self._dead_letters.flush(10)
+
+    def _commit(self, consumer: Consumer) -> None:
+        """Commit the batch Redis has taken, asynchronously: a synchronous commit can block
+        for good when the broker goes away with the request in flight (a standalone router
+        sat on one through a broker restart, its lag never moving). A commit that is lost
+        only means the batch comes again, and its alert ids are already claimed."""
+        try:
+            consumer.commit(asynchronous=True)
+        except KafkaException as exc:  # nothing to commit, or no coordinator right now
+            log.info("alerts offsets not committed (%s)", exc.args[0] if exc.args else exc)
 
     def _usable(self, message) -> bool:
         err = message.error()

@@ -24,6 +24,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from config import clients
 from config.settings import Settings, load
 from processors import rules as rules_mod
 from streams.compacted import CompactedTopicFollower
@@ -56,8 +57,10 @@ class RulesFeed(CompactedTopicFollower):
 
     name = "rules-feed"
 
-    def __init__(self, settings: Settings, on_rejected=None, on_accepted=None) -> None:
-        super().__init__(settings, settings.topic_rules)
+    def __init__(
+        self, settings: Settings, on_rejected=None, on_accepted=None, role: str = clients.WORKER
+    ) -> None:
+        super().__init__(settings, settings.topic_rules, role)
         self._pending: rules_mod.RuleSet | None = None
         self._lock = threading.Lock()
         self._on_rejected = on_rejected or (lambda rejected: None)
@@ -96,13 +99,10 @@ def publish(settings: Settings, path: Path) -> rules_mod.RuleSet:
     """Validate ``path`` and make it the rule set in force; raises RuleError if invalid."""
     ruleset = rules_mod.load(path)  # validated here, before anything leaves this machine
     value = json.dumps(json.loads(Path(path).read_text()), separators=(",", ":")).encode()
-    ensure_topics(settings)
+    ensure_topics(settings, role=clients.RULES, only=(settings.topic_rules,))
+    # As a rule owner (the rules role): the only principal that may write the rules topic.
     producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-        }
+        clients.kafka_config(settings, clients.RULES, {"acks": "all", "enable.idempotence": True})
     )
     failures: list[Any] = []
     producer.produce(
@@ -117,7 +117,7 @@ def publish(settings: Settings, path: Path) -> rules_mod.RuleSet:
 
 
 def latest(settings: Settings) -> tuple[rules_mod.RuleSet | None, list[Rejected]]:
-    feed = RulesFeed(settings)
+    feed = RulesFeed(settings, role=clients.RULES)
     try:
         return feed.catch_up(), feed.rejected
     finally:
@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     settings = load()
-    ensure_topics(settings)
+    ensure_topics(settings, role=clients.RULES, only=(settings.topic_rules,))
     ruleset, rejected = latest(settings)
     for r in rejected:
         print(f"offset {r.offset}: rejected: {r.reason}")

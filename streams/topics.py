@@ -12,6 +12,8 @@ import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from config import clients
+from config.names import disposition_topic
 from config.settings import Settings, load
 
 
@@ -30,7 +32,7 @@ def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         settings.topic_payments: (n, {"retention.ms": week_ms}),
         settings.topic_alerts: (n, {"retention.ms": month_ms}),
         settings.topic_dead_letter: (n, {"retention.ms": month_ms}),
-        settings.topic_dispositions: (n, {"retention.ms": str(365 * 86_400_000)}),
+        **disposition_specs(settings, settings.institutions),
         settings.topic_identity_links: (n, {"retention.ms": week_ms}),
         settings.topic_account_signals: (n, {"retention.ms": week_ms}),
         # Read whole by every worker: compaction keeps the latest entry per key, and a
@@ -40,13 +42,36 @@ def topic_specs(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     }
 
 
-def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create missing topics; return the names created."""
+def disposition_specs(
+    settings: Settings, institutions: tuple[str, ...] | list[str]
+) -> dict[str, tuple[int, dict[str, str]]]:
+    """One dispositions topic per institution (config/names.py says why), keyed by account
+    like payments, so it has CB_PARTITIONS partitions too."""
+    year_ms = str(365 * 86_400_000)
+    return {
+        disposition_topic(settings.topic_dispositions, inst): (
+            settings.partitions,
+            {"retention.ms": year_ms},
+        )
+        for inst in institutions
+    }
+
+
+def ensure_topics(
+    settings: Settings,
+    timeout: float = 30.0,
+    role: str = clients.WORKER,
+    only: tuple[str, ...] | None = None,
+) -> list[str]:
+    """Create missing topics (all the app's, or ``only`` these) as ``role``, which needs the
+    CREATE right on them; return the names created."""
     # Errors only: failures reach the caller as exceptions, and at info level librdkafka
     # prints a line about admin events nobody served when the client is dropped (BGQUEUE).
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
+    admin = AdminClient(clients.kafka_config(settings, role, {"log_level": 3}))
     existing = admin.list_topics(timeout=timeout).topics
     wanted = topic_specs(settings)
+    if only is not None:
+        wanted = {name: spec for name, spec in wanted.items() if name in only}
     for name, (partitions, _config) in wanted.items():
         if name in existing and len(existing[name].partitions) != partitions:
             raise TopicError(
@@ -75,14 +100,20 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
 def main(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="chainbreaker topics", description=__doc__).parse_args(argv)
     settings = load()
-    created = ensure_topics(settings)
+    created = ensure_topics(settings, role=clients.ADMIN)
     print(
         f"topics ready ({settings.partitions} partitions); created: {', '.join(created) or 'none'}"
     )
     return 0
 
 
-def consumer_lag(settings: Settings, group: str, topic: str, timeout: float = 10.0) -> int:
+def consumer_lag(
+    settings: Settings,
+    group: str,
+    topic: str,
+    timeout: float = 10.0,
+    role: str = clients.ADMIN,
+) -> int:
     """Messages in ``topic`` not yet committed by ``group`` (all partitions).
 
     A partition the group never committed counts from its low watermark, so a group that has
@@ -91,8 +122,9 @@ def consumer_lag(settings: Settings, group: str, topic: str, timeout: float = 10
     """
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(clients.kafka_config(
+        settings, role, {"group.id": group, "enable.auto.commit": False}
+    ))  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -30,7 +30,8 @@ import faust
 from faust.streams import _current_event  # see table_op()
 
 import processors
-from config.names import TRIGGER_TS_HEADER
+from config import clients
+from config.names import TRIGGER_TS_HEADER, disposition_topic
 from config.settings import Settings, load
 from processors import feedback
 from processors import rules as rules_mod
@@ -180,6 +181,8 @@ def make_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        # The worker's own principal (SASL/SCRAM unless CB_KAFKA_SECURITY=plaintext).
+        broker_credentials=clients.faust_credentials(settings, clients.WORKER),
         store="rocksdb://",
         datadir=str(settings.state_dir / settings.app_id),
         topic_partitions=settings.partitions,
@@ -460,7 +463,11 @@ def build_app(
             async with state_lock:
                 await process_batch(events)
 
-    dispositions_topic = app.topic(settings.topic_dispositions, partitions=settings.partitions)
+    # One dispositions topic per institution, which only that institution's principal may
+    # write: the topic a record comes from says who sent it (config/names.py).
+    disposition_topics = {
+        disposition_topic(settings.topic_dispositions, inst): inst for inst in settings.institutions
+    }
     precision = feedback.PrecisionTally()
     metrics.init_disposition_series([t.value for t in Typology], sorted(CATALOG), feedback.OUTCOMES)
 
@@ -474,16 +481,24 @@ def build_app(
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    @app.agent(dispositions_topic, concurrency=1)
     async def apply_dispositions(stream: faust.StreamT) -> None:
         """Analysts' outcomes -> the account's state (false-positive suppression) and the
         precision metrics. Dispositions are keyed by account like payments, so partition p
-        here meets partition p of account-state; rare, so one at a time."""
+        here meets partition p of account-state; rare, so one at a time. A disposition whose
+        institution is not the one whose topic it came on is refused (dead-lettered)."""
         async for event in stream.events():
             message = event.message
             parsed = await parse_disposition_with_retry(message)
             if isinstance(parsed, DeadLetter):
                 await to_dead_letter(message, parsed.reason, parsed.detail)
+                continue
+            sender = disposition_topics.get(message.topic)
+            if parsed.institution_id != sender:
+                await to_dead_letter(
+                    message,
+                    "institution_mismatch",
+                    f"a disposition for {parsed.institution_id!r} on {sender!r}'s topic",
+                )
                 continue
             key = parsed.account_id.encode()
             async with state_lock:
@@ -504,6 +519,13 @@ def build_app(
             for code in d.indicator_codes:
                 metrics.INDICATOR_DISPOSITIONS.labels(code, d.outcome).inc()
                 metrics.INDICATOR_PRECISION.labels(code).set(precision.indicator(code).ratio)
+
+    if disposition_topics:
+        app.agent(app.topic(*disposition_topics, partitions=settings.partitions), concurrency=1)(
+            apply_dispositions
+        )
+    else:
+        log.warning("CB_INSTITUTIONS is none: this worker reads no dispositions")
 
     # --- cross-account indicators (processors/links.py) ---------------------------------------
     # payments ──detect──> identity-links (keyed by identifier) ──group_links──> identity-groups

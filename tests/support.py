@@ -19,8 +19,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import Producer
+import redis
+from confluent_kafka import Consumer, Producer
 
+from access.grant import grant_app, grant_institution_kafka
+from access.secrets import env_file, new_password, write_secret
+from config import clients
 from config import settings as settings_mod
 from config.names import PARTITIONER
 from streams.topics import ensure_topics
@@ -46,14 +50,20 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
         time.sleep(interval)
 
 
-def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
-    """Environment for one test: unique app id and topics on the shared stack."""
+# Apps provisioned by isolated_env, revoked at the end of the session (tests/conftest.py).
+PROVISIONED: list[settings_mod.Settings] = []
+
+
+def isolated_env(tmp: Path, provision: bool = True, **overrides: str) -> dict[str, str]:
+    """Environment for one test: unique app id and topics on the shared stack, and (unless
+    ``provision`` is false) the app's principals: a Kafka user per role with its ACLs and the
+    router's Redis user, with their credentials files (access/grant.py), as `stack up` makes
+    them for the default app. Institution "bank-test" (the payment() helper's) is the one
+    whose dispositions the worker reads."""
     tag = uuid.uuid4().hex[:8]
     base = settings_mod.load()
     env = {
         **os.environ,
-        "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
-        "CB_REDIS_URL": base.redis_url,
         "CB_APP_ID": f"t{tag}",
         "CB_TOPIC_PAYMENTS": f"t{tag}-payments",
         "CB_TOPIC_ALERTS": f"t{tag}-alerts",
@@ -67,10 +77,37 @@ def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "CB_STATE_DIR": str(tmp / "state"),
         "CB_METRICS_PORT": str(free_port()),
         "CB_LOG_LEVEL": "INFO",
+        "CB_INSTITUTIONS": "bank-test",
         "PYTHONPATH": str(ROOT),
     }
     env.update(overrides)
+    settings = settings_mod.load(env)
+    if settings.stack_dir != base.stack_dir:
+        # A private stack directory (for the institutions' credentials files) on the shared
+        # services: it needs the operator's credentials of the shared stack.
+        for source in (clients.role_file(base, clients.ADMIN), clients.operator_file(base)):
+            target = settings.stack_dir / source.relative_to(base.stack_dir)
+            if source.is_file() and not target.exists():
+                write_secret(target, source.read_text())
+    if provision:
+        grant_app(settings)
+        PROVISIONED.append(settings)
     return env
+
+
+def delete_app_topics(settings: settings_mod.Settings, apps: list[str]) -> int:
+    """Delete every topic of the given test apps (named ``<app>-...``), as the operator."""
+    from confluent_kafka.admin import AdminClient
+
+    prefixes = tuple(f"{app}-" for app in apps)
+    if not prefixes:
+        return 0
+    admin = AdminClient(clients.kafka_config(settings, clients.ADMIN, {"log_level": 3}))
+    doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
+    for start in range(0, len(doomed), 100):
+        for future in admin.delete_topics(doomed[start : start + 100]).values():
+            future.result(timeout=60)
+    return len(doomed)
 
 
 def settings_for(env: dict[str, str]) -> settings_mod.Settings:
@@ -157,18 +194,65 @@ class WorkerProcess:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self._log.close()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
 
 
-def producer(settings: settings_mod.Settings) -> Producer:
+def producer(
+    settings: settings_mod.Settings, role: str = clients.PUBLISHER, extra: dict | None = None
+) -> Producer:
+    """An idempotent producer as ``role`` (the publisher: payments only)."""
     return Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "partitioner": PARTITIONER,
-        }
+        clients.kafka_config(
+            settings,
+            role,
+            {
+                "acks": "all",
+                "enable.idempotence": True,
+                "partitioner": PARTITIONER,
+                **(extra or {}),
+            },
+        )
     )
+
+
+def consumer(settings: settings_mod.Settings, group: str, role: str = clients.ADMIN) -> Consumer:
+    """A consumer from the earliest offset, as the operator by default (tests inspect topics
+    no service role may read, the dead letters for one)."""
+    return Consumer(
+        clients.kafka_config(
+            settings,
+            role,
+            {"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False},
+        )
+    )
+
+
+def institution_producer(settings: settings_mod.Settings, institution: str) -> Producer:
+    """A producer as the institution's own Kafka principal (created here when it has none),
+    which may write the institution's dispositions topic and nothing else."""
+    role = clients.institution_role(institution)
+    path = clients.role_file(settings, role)
+    if settings.kafka_security != "plaintext" and not path.exists():
+        login = grant_institution_kafka(settings, institution, new_password())
+        assert login is not None
+        write_secret(
+            path,
+            env_file(
+                f"test institution {institution}",
+                {
+                    clients.ENV_KAFKA_USERNAME: login.username,
+                    clients.ENV_KAFKA_PASSWORD: login.password,
+                    clients.ENV_KAFKA_MECHANISM: login.mechanism,
+                },
+            ),
+        )
+    return producer(settings, role)
+
+
+def operator_redis(settings: settings_mod.Settings, **kwargs) -> redis.Redis:
+    """The operator's Redis connection (every right), as tests that look at any key need."""
+    return redis.Redis.from_url(clients.redis_url(settings), **kwargs)
 
 
 def payment(event_id: str, event_time: int, account: str = "acct-1", **fields) -> dict:

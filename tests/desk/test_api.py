@@ -9,9 +9,8 @@ import re
 import uuid
 
 import pytest
-import redis
-from confluent_kafka import Consumer
 
+from config.names import disposition_topic
 from schemas.codec import codec_for
 from streams.topics import ensure_topics
 from tests.desk.support import (
@@ -23,7 +22,8 @@ from tests.desk.support import (
     grant,
     raw_identifiers,
 )
-from tests.support import isolated_env, settings_for, wait_for
+from tests.support import consumer as kafka_consumer
+from tests.support import isolated_env, operator_redis, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 A, B = "bank-us-01", "msb-us-02"
@@ -48,7 +48,7 @@ def settings(env):
 
 @pytest.fixture
 def admin(settings):
-    client = redis.Redis.from_url(settings.redis_url)
+    client = operator_redis(settings)
     yield client
     client.close()
 
@@ -87,15 +87,13 @@ class Scanned:
             assert raw_identifiers(text, self.secrets) == [], text[:500]
 
 
-def consume_dispositions(settings, expect: int, timeout: float = 90) -> list[dict]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([settings.topic_dispositions])
+def consume_dispositions(
+    settings, expect: int, institution: str = A, timeout: float = 90
+) -> list[dict]:
+    """The records on the institution's own dispositions topic, read as the operator."""
+    topic = disposition_topic(settings.topic_dispositions, institution)
+    consumer = kafka_consumer(settings, f"test-{uuid.uuid4().hex}")
+    consumer.subscribe([topic])
     got: list = []
     codec = codec_for("disposition", settings.schema_registry_url)
     try:
@@ -106,7 +104,7 @@ def consume_dispositions(settings, expect: int, timeout: float = 90) -> list[dic
                 got.append((msg.key(), codec.decode(msg.value())))
             return len(got) >= expect
 
-        wait_for(poll, timeout, f"{expect} disposition(s) on {settings.topic_dispositions}")
+        wait_for(poll, timeout, f"{expect} disposition(s) on {topic}")
     finally:
         consumer.close()
     return got
@@ -228,7 +226,7 @@ def test_claim_release_dispose_round_trip(desk, admin, settings, passwords) -> N
         )
         assert r.status_code == 200, r.text
         record = r.json()["disposition"]
-        assert r.json()["topic"] == settings.topic_dispositions
+        assert r.json()["topic"] == disposition_topic(settings.topic_dispositions, A)
         assert (record["outcome"], record["analyst_id"]) == ("CONFIRMED_SAR_FILED", "an-2")
 
         # The disposition is on the topic exactly as `cases dispose` writes it.

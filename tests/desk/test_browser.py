@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from PIL import Image, ImageStat
 
 from schemas.codec import AvroCodec
@@ -23,7 +22,7 @@ from streams.topics import ensure_topics
 from tests.desk.support import alert_for, enqueue, grant, raw_identifiers
 from tests.desk.test_api import consume_dispositions
 from tests.processors.test_sar import T0
-from tests.support import ROOT, free_port, isolated_env, settings_for, wait_for
+from tests.support import ROOT, free_port, isolated_env, operator_redis, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 BANK, MSB = "bank-us-01", "msb-us-02"
@@ -78,7 +77,7 @@ def desk_process(tmp_path, stack):
                        CB_DESK_PORT=str(free_port()))  # fmt: skip
     settings = settings_for(env)
     ensure_topics(settings)
-    admin = redis.Redis.from_url(settings.redis_url)
+    admin = operator_redis(settings)
     passwords = {inst: grant(admin, settings, inst) for inst in (BANK, MSB)}
     log_path = tmp_path / "desk.log"
     with open(log_path, "wb") as log:
@@ -225,7 +224,7 @@ def test_an_analyst_works_a_case_from_queue_to_disposition(desk_process, browser
     assert browser.find_elements(By.CSS_SELECTOR, "#dispose") == []
     pages.append(browser.page_source)
 
-    [(key, record)] = consume_dispositions(settings, 1)
+    [(key, record)] = consume_dispositions(settings, 1, BANK)
     assert key == b"acct-ring-1" and record["alert_id"] == ring["alert_id"]
     assert record["outcome"] == "FALSE_POSITIVE" and record["analyst_id"] == "an-1"
 

@@ -13,14 +13,21 @@ import uuid
 import pytest
 import redis
 
+from access.grant import revoke_app
 from config import settings as settings_mod
-from config.names import ANALYSTS_GROUP, case_index_key, dedup_key, institutions_key
+from config.names import (
+    ANALYSTS_GROUP,
+    case_index_key,
+    dedup_key,
+    institutions_key,
+    outcomes_key,
+)
 from institutions import acl, credentials
 from institutions.client import CaseClient
 from stack import services as stack_module
 from streams.router import CaseQueues
 from tests.processors.test_sar import make_alert
-from tests.support import isolated_env, settings_for
+from tests.support import isolated_env, operator_redis, settings_for
 
 pytestmark = pytest.mark.integration
 A, B = "bank-a", "bank-b"
@@ -33,7 +40,7 @@ def env(tmp_path, stack) -> dict[str, str]:
 
 @pytest.fixture
 def admin(env):
-    client = redis.Redis.from_url(settings_for(env).redis_url)
+    client = operator_redis(settings_for(env))
     yield client
     client.close()
 
@@ -74,6 +81,16 @@ def test_institution_reads_own_queue_but_not_another(env, admin, grants) -> None
         raw.xreadgroup(ANALYSTS_GROUP, "ana", {b_stream: "0"})
     with pytest.raises(redis.exceptions.NoPermissionError):
         raw.xack(b_stream, ANALYSTS_GROUP, b_case.entry_id)
+    for call in (  # claim, delete or trim B's cases, read B's outcomes
+        lambda: raw.xclaim(b_stream, ANALYSTS_GROUP, "ana", 0, [b_case.entry_id]),
+        lambda: raw.xdel(b_stream, b_case.entry_id),
+        lambda: raw.delete(b_stream),
+        lambda: raw.xtrim(b_stream, maxlen=0),
+        lambda: raw.hgetall(outcomes_key(settings.app_id, B)),
+        lambda: raw.xpending_range(b_stream, ANALYSTS_GROUP, "-", "+", 10),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
     with pytest.raises(redis.exceptions.NoPermissionError):
         a_on_b.reclaim(min_idle_s=0)
     with pytest.raises(redis.exceptions.NoPermissionError):
@@ -154,7 +171,7 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
     settings = settings_mod.load({**base, "CB_APP_ID": tag, "CB_INSTITUTIONS": "inst-x"})
     if settings.redis_external:
         pytest.skip("Redis is external: stack up grants nothing")
-    admin = redis.Redis.from_url(settings.redis_url)
+    admin = operator_redis(settings)
     try:
         report = stack_module.up(settings)
         assert report.redis.running
@@ -166,6 +183,7 @@ def test_stack_up_grants_configured_institutions(stack) -> None:
             client.redis.xrange(settings.case_stream("other"))
     finally:
         acl.revoke(admin, settings, "inst-x")
+        revoke_app(settings)
         credentials.credentials_path(settings, "inst-x").parent.rmdir()
         admin.delete(settings.case_stream("inst-x"))
         admin.close()

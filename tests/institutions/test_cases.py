@@ -13,10 +13,8 @@ import sys
 import uuid
 
 import pytest
-import redis
-from confluent_kafka import Consumer
 
-from config.names import case_index_key
+from config.names import case_index_key, disposition_topic
 from institutions import acl
 from institutions.cli import client_from_args
 from institutions.client import CaseClient, CaseError, CaseNotFound
@@ -25,7 +23,8 @@ from schemas.codec import codec_for
 from streams.router import CaseQueues
 from streams.topics import ensure_topics
 from tests.processors.test_sar import make_alert
-from tests.support import ROOT, isolated_env, settings_for, wait_for
+from tests.support import ROOT, isolated_env, operator_redis, settings_for, wait_for
+from tests.support import consumer as support_consumer
 
 pytestmark = pytest.mark.integration
 INST = "bank-us-01"
@@ -38,7 +37,7 @@ def env(tmp_path, stack) -> dict[str, str]:
 
 @pytest.fixture
 def admin(env):
-    client = redis.Redis.from_url(settings_for(env).redis_url)
+    client = operator_redis(settings_for(env))
     yield client
     client.close()
 
@@ -157,15 +156,10 @@ def test_institution_is_read_from_the_url_user(env, granted) -> None:
     assert from_file.institution_id == INST and from_file.stream == client.stream
 
 
-def _consume_dispositions(settings, expect: int, timeout: float = 90) -> list:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([settings.topic_dispositions])
+def _consume_dispositions(settings, expect: int, timeout: float = 90, institution=INST) -> list:
+    topic = disposition_topic(settings.topic_dispositions, institution)
+    consumer = support_consumer(settings, f"test-{uuid.uuid4().hex}")
+    consumer.subscribe([topic])
     got: list = []
     try:
 
@@ -175,7 +169,7 @@ def _consume_dispositions(settings, expect: int, timeout: float = 90) -> list:
                 got.append(msg)
             return len(got) >= expect
 
-        wait_for(poll, timeout, f"{expect} disposition(s) on {settings.topic_dispositions}")
+        wait_for(poll, timeout, f"{expect} disposition(s) on {topic}")
     finally:
         consumer.close()
     return got
@@ -266,7 +260,7 @@ def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) 
 
     env = isolated_env(tmp_path, CB_STACK_DIR=str(tmp_path / "stack"))
     settings = settings_for(env)
-    admin = redis.Redis.from_url(settings.redis_url)
+    admin = operator_redis(settings)
     grant = acl.grant(admin, settings, "bank-test")  # the support builders' institution
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
@@ -286,7 +280,7 @@ def test_worker_alert_end_to_end_through_the_institution_queue(tmp_path, stack) 
         assert {r["indicator"] for r in data["evidence"]} == {"HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"}
 
         record = client.dispose(case.alert_id, "confirmed", "an-3")
-        [msg] = _consume_dispositions(settings, 1)
+        [msg] = _consume_dispositions(settings, 1, institution="bank-test")
         decoded = codec_for("disposition", None).decode(msg.value())
         assert decoded["disposition_id"] == record["disposition_id"]
         assert decoded["outcome"] == "CONFIRMED_SAR_FILED"
@@ -337,7 +331,7 @@ def test_undelivered_disposition_fails_clearly_and_keeps_the_case(env, admin, gr
     ana = analyst(env, granted, "ana")
     [case] = ana.read(count=1, block_ms=2000)
     nowhere = replace(settings_for(env), kafka_bootstrap="127.0.0.1:1")  # nothing listens
-    producer = DispositionProducer(nowhere, timeout_s=2)
+    producer = DispositionProducer(nowhere, INST, timeout_s=2)
     with pytest.raises(DispositionError, match="not delivered.*the case stays open"):
         ana.dispose(case.entry_id, "valuable", "an-1", producer=producer)
     assert [p.entry_id for p in ana.pending()] == [case.entry_id]

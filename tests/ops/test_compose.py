@@ -107,6 +107,8 @@ def test_kafka_listeners(compose: dict[str, Any], defaults: settings.Settings) -
     protocol_map = env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     protocols = dict(part.split(":") for part in protocol_map.split(","))
     assert set(listeners) == set(protocols)
+    # SASL on every listener, as the local stack (no PLAINTEXT unless asked for).
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in listeners
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] not in advertised
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
@@ -133,10 +135,51 @@ def test_kafka_behaves_like_the_local_stack(
         "log.dirs",
     }
     for key, value in local.items():
-        if key in addressing:
+        # Per-listener settings (the listeners are named differently) are checked below.
+        if key in addressing or key.startswith("listener.name."):
             continue
         variable = "KAFKA_" + key.upper().replace(".", "_")
         assert env.get(variable) == value, f"{variable} should be {value!r} as in stack.py"
+    # Each listener's mechanisms and login modules, as the local stack's client listener
+    # (the image maps '.' to '_' and '-' to '___' in variable names).
+    for name in ("INTERNAL", "EXTERNAL"):
+        for key, value in local.items():
+            if not key.startswith("listener.name.client."):
+                continue
+            rest = key.removeprefix("listener.name.client.")
+            variable = f"KAFKA_LISTENER_NAME_{name}_" + rest.upper().replace("-", "___").replace(
+                ".", "_"
+            )
+            if "plain.sasl.jaas" in key:  # the broker's password comes from the secret
+                assert env[variable] == value.replace(
+                    "<from credentials/kafka-admin.env>", "${CB_KAFKA_ADMIN_PASSWORD}"
+                ), variable
+            else:
+                assert env.get(variable) == value, variable
+
+
+def test_secrets_are_required_and_never_written_here(compose: dict[str, Any]) -> None:
+    """Compose refuses to start without the two secrets (`${VAR:?message}`), and no password
+    is written in the file itself."""
+    text = COMPOSE.read_text()
+    for secret in ("CB_KAFKA_ADMIN_PASSWORD", "CB_REDIS_OPERATOR_PASSWORD"):
+        assert f"${{{secret}:?" in text, secret
+    services = compose["services"]
+    redis_cmd = " ".join(services["redis"]["command"])
+    assert "--aclfile /data/users.acl" in redis_cmd and "user default off" in redis_cmd
+    assert "--user operator" in " ".join(services["redis"]["healthcheck"]["test"])
+    access = services["access"]
+    assert "chainbreaker access grant" in " ".join(access["command"])
+    assert "chainbreaker cases grant" in " ".join(access["command"])
+    for name in ("worker", "router", "simulator"):
+        env = _env(services[name])
+        assert "CB_KAFKA_PASSWORD" not in env and "@" not in env.get("CB_REDIS_URL", "")
+        assert settings.load(env).stack_dir == settings.load(_env(access)).stack_dir
+        mounts = [str(v) for v in services[name].get("volumes") or []]
+        assert any(m.startswith("access:") for m in mounts), name
+    for name in ("worker", "router"):
+        condition = services[name]["depends_on"]["access"]["condition"]
+        assert condition == "service_completed_successfully"
 
 
 def test_worker_environment_is_valid_settings(
@@ -172,7 +215,8 @@ def test_depends_on_and_healthchecks(compose: dict[str, Any]) -> None:
         test = services[name]["healthcheck"]["test"]
         assert test and test[0] in ("CMD", "CMD-SHELL")
     assert "kafka-broker-api-versions.sh" in " ".join(services["kafka"]["healthcheck"]["test"])
-    assert "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
+    redis_check = " ".join(services["redis"]["healthcheck"]["test"])
+    assert "redis-cli" in redis_check and "ping" in redis_check
     for name, service in services.items():
         depends = service.get("depends_on") or {}
         if isinstance(depends, list):
@@ -180,7 +224,11 @@ def test_depends_on_and_healthchecks(compose: dict[str, Any]) -> None:
         for target, spec in depends.items():
             assert target in services, f"{name} depends on unknown service {target}"
             condition = spec.get("condition", "service_started")
-            assert condition in ("service_started", "service_healthy")
+            assert condition in (
+                "service_started",
+                "service_healthy",
+                "service_completed_successfully",
+            )
             if condition == "service_healthy":
                 assert "healthcheck" in services[target], f"{target} has no healthcheck"
     assert services["worker"]["depends_on"]["kafka"]["condition"] == "service_healthy"

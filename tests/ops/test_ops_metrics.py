@@ -29,6 +29,8 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+from config import clients
+from config.names import disposition_topic
 from publisher.producer import Publisher
 from schemas.codec import AvroCodec
 from stack import prometheus
@@ -39,6 +41,7 @@ from tests.support import (
     ROOT,
     WorkerProcess,
     free_port,
+    institution_producer,
     isolated_env,
     midnight_days_ago,
     payment,
@@ -174,8 +177,9 @@ def observed(stack, tmp_path_factory) -> Iterator[tuple[Prometheus, WorkerProces
         worker.wait_metric("chainbreaker_cases_enqueued_total", 1)
         worker.wait_metric("chainbreaker_dead_letters_total", 3)
         # An analyst finds the ring's alert valuable: the precision panels and rules get data.
-        p = producer(settings)
-        p.produce(settings.topic_dispositions, key=b"acct-1", value=DISPOSITIONS.encode({
+        p = institution_producer(settings, "bank-test")
+        topic = disposition_topic(settings.topic_dispositions, "bank-test")
+        p.produce(topic, key=b"acct-1", value=DISPOSITIONS.encode({
             "disposition_id": "ops-d1", "alert_id": "ops-a1", "institution_id": "bank-test",
             "account_id": "acct-1", "typology": "SEX_TRAFFICKING", "outcome": "VALUABLE",
             "indicator_codes": ["HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"], "note": None,
@@ -309,7 +313,7 @@ def test_stack_runs_its_own_prometheus(stack, tmp_path) -> None:
     env = {
         "CB_STACK_DIR": str(tmp_path / "stack"),
         "CB_KAFKA_BOOTSTRAP": shared.kafka_bootstrap,
-        "CB_REDIS_URL": shared.redis_url,
+        "CB_REDIS_URL": clients.redis_url(shared),  # the operator's URL
         "CB_PROMETHEUS_PORT": str(free_port()),
         "CB_METRICS_PORT": "19999",
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import time
-import uuid
 
 import pytest
 
@@ -205,50 +204,46 @@ def test_main_unreadable_file(tmp_path, capsys):
 
 
 @pytest.mark.integration
-def test_publish_file_to_real_broker(stack, tmp_path, capsys):
-    from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient, NewTopic
+def test_publish_file_to_real_broker(stack, tmp_path, capsys, monkeypatch):
+    from confluent_kafka import TopicPartition
 
+    from streams.topics import ensure_topics
+    from tests.support import consumer as support_consumer
+    from tests.support import isolated_env
+
+    # A fresh app: its own payments topic, which its publisher principal may write.
+    env = isolated_env(tmp_path, CB_PARTITIONS="1")
+    for name, value in env.items():
+        if name.startswith("CB_"):
+            monkeypatch.setenv(name, value)
     cfg = settings.load()
-    topic = f"cb-test-publish-{uuid.uuid4().hex[:10]}"
-    admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap})
-    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
-        future.result(timeout=30)
-    try:
-        events, _ = generate(9, 40, 1, int(time.time() * 1000) - 2 * DAY_MS, cfg.hash_key)
-        good = [next(events) for _ in range(6)]
-        lines = [json.dumps(r) for r in good[:3]]
-        lines += ["{broken", json.dumps({**good[0], "currency": "ZZZ"})]
-        lines += [json.dumps(r) for r in good[3:]]
-        lines.append(json.dumps({**good[1], "event_time": int(time.time() * 1000) + DAY_MS}))
-        path = tmp_path / "events.jsonl"
-        path.write_text("\n".join(lines) + "\n")
+    topic = cfg.topic_payments
+    ensure_topics(cfg)
+    events, _ = generate(9, 40, 1, int(time.time() * 1000) - 2 * DAY_MS, cfg.hash_key)
+    good = [next(events) for _ in range(6)]
+    lines = [json.dumps(r) for r in good[:3]]
+    lines += ["{broken", json.dumps({**good[0], "currency": "ZZZ"})]
+    lines += [json.dumps(r) for r in good[3:]]
+    lines.append(json.dumps({**good[1], "event_time": int(time.time() * 1000) + DAY_MS}))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
 
-        assert publish_cli.main([str(path), "--topic", topic]) == 1
-        out, err = capsys.readouterr()
-        assert "publish: 6 published, 3 rejected, 0 delivery failures" in out
-        assert "line 4: undecodable" in err and "line 5: unknown_currency" in err
-        assert "line 9: future_event_time" in err
+    assert publish_cli.main([str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "publish: 6 published, 3 rejected, 0 delivery failures" in out
+    assert "line 4: undecodable" in err and "line 5: unknown_currency" in err
+    assert "line 9: future_event_time" in err
 
-        consumer = Consumer(
-            {
-                "bootstrap.servers": cfg.kafka_bootstrap,
-                "group.id": f"{topic}-reader",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        got, deadline = [], time.monotonic() + 30
-        while len(got) < len(good) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                got.append(msg)
-        extra = consumer.poll(1.0)
-        consumer.close()
-        codec = AvroCodec("payment_event")
-        assert [codec.decode(m.value()) for m in got] == good
-        assert [m.key() for m in got] == [r["account_id"].encode() for r in good]
-        assert extra is None or extra.error() is not None
-    finally:
-        for future in admin.delete_topics([topic]).values():
-            future.result(timeout=30)
+    consumer = support_consumer(cfg, f"{topic}-reader")
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got, deadline = [], time.monotonic() + 30
+    while len(got) < len(good) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            got.append(msg)
+    extra = consumer.poll(1.0)
+    consumer.close()
+    codec = AvroCodec("payment_event")
+    assert [codec.decode(m.value()) for m in got] == good
+    assert [m.key() for m in got] == [r["account_id"].encode() for r in good]
+    assert extra is None or extra.error() is not None

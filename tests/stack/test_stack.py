@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from config import settings
+from config import clients, settings
 from stack import cli as stack_cli
 from stack import services as st
-from stack.kafka import wait_for_kafka
+from stack.kafka import admin_auth, wait_for_kafka
 from stack.redis import wait_for_redis
 
 PORT_VARIABLES = ("CB_KAFKA_PORT", "CB_KAFKA_CONTROLLER_PORT", "CB_REDIS_PORT")
@@ -107,15 +107,15 @@ def test_status_reports_both_services(stack: st.StackReport) -> None:
     assert report.command == "status"
     assert report.all_running
     assert report.kafka.address == shared.kafka_bootstrap == f"127.0.0.1:{shared.kafka_port}"
-    assert report.redis.address == shared.redis_url
+    assert report.redis.address == clients.redact(shared.redis_url)
     for name in (st.KAFKA, st.REDIS):
         svc = report.service(name)
         assert svc.pid == stack.service(name).pid
         assert not svc.external
         assert svc.log is not None and svc.log.is_file()
     # The pids are the real servers, listening where the report says.
-    wait_for_kafka(shared.kafka_bootstrap, timeout=10)
-    wait_for_redis(shared.redis_url, timeout=5)
+    wait_for_kafka(shared.kafka_bootstrap, timeout=10, auth=admin_auth(shared))
+    wait_for_redis(clients.redis_url(shared), timeout=5)
 
 
 @pytest.mark.integration
@@ -165,7 +165,9 @@ def test_shared_broker_is_foreign_to_another_stack_dir(
 def test_external_services_start_nothing(stack: st.StackReport, private_stack: Path) -> None:
     shared = _shared()
     env = _private_env(
-        private_stack, CB_KAFKA_BOOTSTRAP=shared.kafka_bootstrap, CB_REDIS_URL=shared.redis_url
+        private_stack,
+        CB_KAFKA_BOOTSTRAP=shared.kafka_bootstrap,
+        CB_REDIS_URL=clients.redis_url(shared),  # the operator's URL, with its password
     )
     external = settings.load(env)
 
@@ -192,7 +194,9 @@ def test_external_kafka_with_private_redis_lifecycle(
 ) -> None:
     """Only the local half starts; down stops it, frees its port and removes its pid file."""
     shared = _shared()
-    env = _private_env(private_stack, CB_KAFKA_BOOTSTRAP=shared.kafka_bootstrap)
+    # No institutions: granting one needs the (external) Kafka's operator login.
+    env = _private_env(private_stack, CB_KAFKA_BOOTSTRAP=shared.kafka_bootstrap,
+                       CB_INSTITUTIONS="none")  # fmt: skip
     mixed = settings.load(env)
 
     report = st.up(mixed)
@@ -200,7 +204,7 @@ def test_external_kafka_with_private_redis_lifecycle(
     assert report.redis.action == "started" and report.redis.pid
     assert report.redis.pid != stack.redis.pid
     assert not (private_stack / "kafka").exists()
-    wait_for_redis(mixed.redis_url, timeout=5)
+    wait_for_redis(clients.redis_url(mixed), timeout=5)
 
     stopped = st.down(mixed)
     assert stopped.redis.action == "stopped" and not stopped.redis.running

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis
 
 from config.names import institutions_key, router_group
 from processors import replay
@@ -24,7 +23,14 @@ from publisher.producer import Publisher
 from streams.topics import consumer_lag
 from tests.backtest.test_backtest import simulated
 from tests.processors.test_networks import ads, handover, motels
-from tests.support import WorkerProcess, isolated_env, payment, settings_for, wait_for
+from tests.support import (
+    WorkerProcess,
+    isolated_env,
+    operator_redis,
+    payment,
+    settings_for,
+    wait_for,
+)
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -65,7 +71,7 @@ pytestmark = pytest.mark.integration
 
 
 def queued_alerts(settings) -> set[tuple[str, str, str]]:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = operator_redis(settings, decode_responses=True)
     found = set()
     for institution in client.smembers(institutions_key(settings.app_id)):
         for _, fields in client.xrange(settings.case_stream(institution)):

@@ -4,7 +4,8 @@ Two accounts show the same ring pattern (hotels in three cities, late-night cash
 alert. The analyst calls one a false positive. Ten days later in event time (past the
 168 h cooldown, inside the default 30-day suppression) both repeat the pattern: the control
 account alerts again, the suppressed one does not. Malformed dispositions are dead-lettered
-with their reason, a redelivered one is applied once, and the worker keeps running.
+with their reason, a redelivered one is applied once, one naming another institution than
+the topic it came on is refused (institution_mismatch), and the worker keeps running.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import json
 import time
 
 import pytest
-from confluent_kafka import Consumer
 
+from config.names import disposition_topic
 from institutions.dispositions import build_disposition
 from schemas.codec import AvroCodec
 from tests.streams.test_worker_integration import cases, publish, ring_events
 from tests.support import (
     WorkerProcess,
+    institution_producer,
     isolated_env,
-    producer,
     settings_for,
     wait_for,
 )
+from tests.support import consumer as support_consumer
 
 pytestmark = pytest.mark.integration
 DISPOSITIONS = AvroCodec("disposition")
@@ -45,11 +47,7 @@ def alerts_by_account(settings) -> dict[str, list[dict]]:
 
 
 def dead_letters(settings, want: int) -> list:
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"{settings.app_id}-dlq-check",
-        "auto.offset.reset": "earliest",
-    })  # fmt: skip
+    consumer = support_consumer(settings, f"{settings.app_id}-dlq-check")
     consumer.subscribe([settings.topic_dead_letter])
     letters = []
     try:
@@ -82,20 +80,26 @@ def test_false_positive_mutes_the_pattern_on_its_account_only(stack, tmp_path):
         assert hits_first >= 4  # two indicators on each account
         assert {i["code"] for i in alert["indicators"]} == {"HOTEL_MULTI_CITY", "LATE_NIGHT_CASH"}
 
-        # The analyst's false positive, its redelivery, and two broken dispositions behind
-        # them on the same key (so the same partition, processed in this order).
+        # The analyst's false positive, its redelivery, and three broken dispositions behind
+        # them on the same key (so the same partition, processed in this order), all sent by
+        # the institution's own principal on its own topic; the last claims to be another
+        # institution's decision.
         fp = DISPOSITIONS.encode(disposition_for(alert, "FALSE_POSITIVE"))
         unknown_code = DISPOSITIONS.encode(
             disposition_for(alert, "VALUABLE", disposition_id="x", indicator_codes=["NOPE"])
         )
-        p = producer(settings)
+        forged = DISPOSITIONS.encode(
+            disposition_for(alert, "VALUABLE", disposition_id="y", institution_id="bank-other")
+        )
+        p = institution_producer(settings, "bank-test")
+        topic = disposition_topic(settings.topic_dispositions, "bank-test")
         key = SUPPRESSED.encode()
-        for value in (fp, fp, b"not avro", unknown_code):
-            p.produce(settings.topic_dispositions, key=key, value=value)
+        for value in (fp, fp, b"not avro", unknown_code, forged):
+            p.produce(topic, key=key, value=value)
         assert p.flush(30) == 0
 
         worker.wait_metric("chainbreaker_dispositions_total", 1, timeout=90)
-        worker.wait_metric("chainbreaker_dead_letters_total", 2, timeout=90)
+        worker.wait_metric("chainbreaker_dead_letters_total", 3, timeout=90)
         # Both broken ones came after the replay: it has been read, and applied only once.
         sex_fp = 'outcome="FALSE_POSITIVE",typology="SEX_TRAFFICKING"'
         assert worker.metric("chainbreaker_dispositions_total", sex_fp) == 1
@@ -108,11 +112,11 @@ def test_false_positive_mutes_the_pattern_on_its_account_only(stack, tmp_path):
 
         letters = [
             m
-            for m in dead_letters(settings, 2)
-            if dict(m.headers())["cb-dlq-topic"].decode() == settings.topic_dispositions
+            for m in dead_letters(settings, 3)
+            if dict(m.headers())["cb-dlq-topic"].decode() == topic
         ]
         reasons = sorted(dict(m.headers())["cb-dlq-reason"].decode() for m in letters)
-        assert reasons == ["invalid_field", "undecodable"]
+        assert reasons == ["institution_mismatch", "invalid_field", "undecodable"]
         detail = next(
             dict(m.headers())["cb-dlq-detail"].decode()
             for m in letters

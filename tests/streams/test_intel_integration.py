@@ -15,16 +15,18 @@ import sys
 import time
 
 import pytest
-import redis
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from config import clients
 from processors.intel import hash_identifier
 from schemas.codec import AvroCodec
+from streams.topics import ensure_topics
 from tests.support import (
     HOUR_MS,
     ROOT,
     WorkerProcess,
     isolated_env,
+    operator_redis,
     payment,
     producer,
     settings_for,
@@ -61,7 +63,7 @@ def publish(settings, records: list[dict]) -> None:
 
 def queued(settings) -> dict[str, dict]:
     """account_id -> alert, from the institution's case queue."""
-    client = redis.Redis.from_url(settings.redis_url)
+    client = operator_redis(settings)
     out = {}
     for _, fields in client.xrange(settings.case_stream("bank-test")):
         alert = json.loads(fields[b"alert"])
@@ -70,8 +72,9 @@ def queued(settings) -> dict[str, dict]:
 
 
 def topic_bytes(settings) -> list[tuple[bytes, bytes | None]]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "intel-bytes",
-                         "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
+    consumer = Consumer(clients.kafka_config(settings, clients.ADMIN, {
+        "group.id": "intel-bytes", "enable.auto.commit": False, "enable.partition.eof": True,
+    }))  # fmt: skip
     topic = settings.topic_intel
     parts = sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
     consumer.assign([TopicPartition(topic, p, 0) for p in parts])
@@ -93,7 +96,11 @@ def topic_bytes(settings) -> list[tuple[bytes, bytes | None]]:
 
 @pytest.fixture
 def env(stack, tmp_path):
-    return isolated_env(tmp_path)
+    env = isolated_env(tmp_path)
+    # The operator's topics first: a contributor may create the intel topic only, and a
+    # payment sent before its topic exists would be refused (auto-creation is off).
+    ensure_topics(settings_for(env))
+    return env
 
 
 def test_feed_entries_reach_a_running_worker_and_removals_stop_matches(env, tmp_path):

@@ -15,7 +15,6 @@ import json
 import time
 
 import pytest
-import redis
 
 from config.names import institutions_key
 from processors import replay
@@ -25,7 +24,7 @@ from publisher.producer import Publisher
 from streams.topics import consumer_lag
 from tests.processors.test_links import PHONE, expected_ring_alerts, ring_population
 from tests.streams.test_backtest_parity import queued_alerts
-from tests.support import WorkerProcess, isolated_env, settings_for, wait_for
+from tests.support import WorkerProcess, isolated_env, operator_redis, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +36,7 @@ def drained(settings, group: str, topic: str) -> bool:
 
 
 def queued_records(settings) -> list[dict]:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = operator_redis(settings, decode_responses=True)
     return [
         json.loads(fields["alert"])
         for institution in client.smembers(institutions_key(settings.app_id))

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
-from confluent_kafka import Producer
 
+from config import clients
 from processors import rules as rules_mod
 from schemas.codec import AvroCodec
 from streams import rules_feed
@@ -21,6 +20,7 @@ from tests.support import (
     hotel,
     isolated_env,
     midnight_days_ago,
+    operator_redis,
     producer,
     settings_for,
     wait_for,
@@ -55,7 +55,7 @@ def publish_events(settings, records) -> None:
 
 def case_versions(settings) -> dict[str, str]:
     """account -> rule-set version of its case, from the case queue."""
-    client = redis.Redis.from_url(settings.redis_url)
+    client = operator_redis(settings)
     out = {}
     for _, fields in client.xrange(settings.case_stream("bank-test")):
         alert = json.loads(fields[b"alert"])
@@ -123,7 +123,7 @@ def test_running_worker_takes_a_new_rule_set_and_keeps_it_over_a_bad_one(
         # Something bypasses validation and writes a broken rule set: it is rejected.
         broken = hotel_only_rules("2026.11.100-broken")
         broken["indicators"]["NO_SUCH_INDICATOR"] = {"enabled": True, "weights": {}}
-        p = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+        p = producer(settings, clients.RULES)  # a rule owner, bypassing `rules publish`
         p.produce(settings.topic_rules, key=rules_feed.RULES_KEY, value=json.dumps(broken))
         assert p.flush(30) == 0
         worker.wait_metric("chainbreaker_rule_set_rejected_total", 1, 60)

@@ -26,8 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from config.names import institutions_key, router_group
 from processors.indicators import CATALOG
@@ -36,7 +35,15 @@ from publisher.pacing import TokenBucket
 from publisher.producer import Publisher
 from simulator.simulation import generate
 from streams.topics import consumer_lag
-from tests.support import WorkerProcess, free_port, isolated_env, settings_for, wait_for
+from tests.support import (
+    WorkerProcess,
+    free_port,
+    isolated_env,
+    operator_redis,
+    settings_for,
+    wait_for,
+)
+from tests.support import consumer as kafka_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +59,7 @@ def population() -> list[dict]:
 
 
 def cases(settings) -> list[dict]:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = operator_redis(settings, decode_responses=True)
     out = []
     for institution in client.smembers(institutions_key(settings.app_id)):
         out += [fields for _, fields in client.xrange(settings.case_stream(institution))]
@@ -60,8 +67,7 @@ def cases(settings) -> list[dict]:
 
 
 def committed(settings) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": settings.app_id, "enable.auto.commit": False})  # fmt: skip
+    consumer = kafka_consumer(settings, settings.app_id)
     try:
         tps = [TopicPartition(settings.topic_payments, p) for p in range(settings.partitions)]
         return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}

@@ -16,17 +16,26 @@ from __future__ import annotations
 import json
 
 import pytest
-import redis
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from config import clients
 from processors import rules as rules_mod
 from processors.keyhash import partition_for
 from processors.state import FORMAT, AccountState
 from schemas.codec import AvroCodec
+from streams.topics import ensure_topics
 from tests.processors.test_engine import DAY, HOUR, T0, hotel, night_cash, rec
 from tests.processors.test_state import GROCERY, LEGACY
-from tests.support import WorkerProcess, isolated_env, producer, settings_for, wait_for
+from tests.support import (
+    WorkerProcess,
+    isolated_env,
+    operator_redis,
+    producer,
+    settings_for,
+    wait_for,
+)
+from tests.support import consumer as kafka_consumer
 
 pytestmark = pytest.mark.integration
 EVENTS = AvroCodec("payment_event")
@@ -53,13 +62,14 @@ def test_upgraded_worker_keeps_history_from_the_old_changelog(stack, tmp_path):
     env = isolated_env(tmp_path, CB_PARTITIONS=str(PARTITIONS), CB_RULES_FILE=str(rules_file))
     settings = settings_for(env)
     changelog = f"{settings.app_id}-account-state-changelog"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(clients.kafka_config(settings, clients.ADMIN))
     topic = NewTopic(changelog, PARTITIONS, 1, config={"cleanup.policy": "compact"})
     admin.create_topics([topic])[changelog].result(30)
+    ensure_topics(settings)  # the payments topic with CB_PARTITIONS, not the broker's default
 
     account = b"acct-1"
     partition = partition_for(account, PARTITIONS)
-    p = producer(settings)
+    p = producer(settings, clients.ADMIN)  # the changelog record: as the worker's build did
     p.produce(changelog, key=account, value=LEGACY["half_pattern"].encode(), partition=partition)
     redelivered = history_tail()
     trigger = night_cash("n2", T0 + 2 * DAY + 23 * HOUR)
@@ -75,13 +85,12 @@ def test_upgraded_worker_keeps_history_from_the_old_changelog(stack, tmp_path):
     finally:
         worker.stop()
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = operator_redis(settings, decode_responses=True)
     entries = client.xrange(settings.case_stream("bank-1"))
     assert [fields["alert_id"] for _, fields in entries] == [LEGACY["alert"]["alert_id"]]
 
     # The account's newest changelog record is the new format, and far smaller.
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "probe",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = kafka_consumer(settings, "probe")
     try:
         tp = TopicPartition(changelog, partition)
         _low, high = consumer.get_watermark_offsets(tp, timeout=10)

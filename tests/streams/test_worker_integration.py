@@ -9,8 +9,6 @@ import json
 import struct
 
 import pytest
-import redis
-from confluent_kafka import Consumer
 
 from schemas.codec import SOE_MAGIC, AvroCodec
 from streams.topics import consumer_lag
@@ -21,10 +19,12 @@ from tests.support import (
     isolated_env,
     midnight_days_ago,
     night_atm,
+    operator_redis,
     payment,
     producer,
     settings_for,
 )
+from tests.support import consumer as support_consumer
 
 pytestmark = pytest.mark.integration
 EVENTS = AvroCodec("payment_event")
@@ -54,7 +54,7 @@ def ring_events(prefix: str, account: str = "acct-1", last_day_ago: int = 1) -> 
 
 
 def cases(settings, institution: str = "bank-test") -> list[dict]:
-    client = redis.Redis.from_url(settings.redis_url)
+    client = operator_redis(settings)
     entries = client.xrange(settings.case_stream(institution))
     return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
 
@@ -140,10 +140,7 @@ def test_bad_input_goes_to_dead_letter_with_reason_and_worker_keeps_going(worker
         worker.wait_metric("chainbreaker_events_processed_total", 1)
         worker.wait_metric("chainbreaker_dead_letters_total", len(bad))
 
-        consumer = Consumer({
-            "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-check",
-            "auto.offset.reset": "earliest",
-        })  # fmt: skip
+        consumer = support_consumer(settings, f"{settings.app_id}-check")
         consumer.subscribe([settings.topic_dead_letter])
         letters = []
         while len(letters) < len(bad):

@@ -1,0 +1,265 @@
+"""Soak: the worker under steady traffic at half its capacity for a long time (default 30 min),
+reporting its resident memory, consumer lag and errors every minute.
+
+What it shows: whether memory stays flat (bounded state, no leak) and lag stays bounded when
+the worker runs for a long time, not just for a benchmark's minute. Real parts: the stack's
+broker and Redis, `chainbreaker worker` as its own process (with its case router), the real
+publisher, on an app id of its own.
+
+1. Capacity: a backlog of simulated payments is published unpaced, the worker is started,
+   and its processing rate over the backlog is its capacity (or give --capacity).
+2. Soak: payments at --fraction of that (default 0.5), paced, for --minutes. The simulated
+   population (a few thousand accounts) is replayed in passes, each with fresh event ids and
+   shifted forward in event time, so accounts keep accumulating history (bounded state is
+   what is being tested) and nothing is a duplicate.
+3. Every minute: RSS of the worker process (/proc), lag of the worker and the router,
+   dead letters, errors in the worker's log, publisher failures, events processed.
+
+    .venv/bin/python -m bench.soak                  # 30 minutes
+    .venv/bin/python -m bench.soak --minutes 5 --out soak.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from access.grant import grant_app, revoke_app
+from bench.common import isolated
+from config import settings as settings_mod
+from config.names import router_group
+from publisher.pacing import TokenBucket
+from publisher.producer import Publisher
+from simulator.simulation import generate
+from streams.topics import consumer_lag, ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY_MS = 86_400_000
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
+
+
+def population(seed: int, accounts: int, days: int, end_ms: int) -> list[dict]:
+    events, _ = generate(seed, accounts, days, end_ms - days * DAY_MS, "chainbreaker-local-dev-key")
+    return list(events)
+
+
+def passes(base: list[dict], span_ms: int, first_pass: int = 0) -> Iterator[dict]:
+    """The population again and again: pass k has event ids suffixed ``~k`` and every time
+    shifted by k spans; the base ends far enough in the past that no pass is in the future."""
+    k = first_pass
+    while True:
+        shift = k * span_ms
+        for rec in base:
+            yield {
+                **rec,
+                "event_id": f"{rec['event_id']}~{k}",
+                "event_time": rec["event_time"] + shift,
+            }
+        k += 1
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return float("nan")
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class Paced(threading.Thread):
+    def __init__(self, settings, records: Iterator[dict], rate: float, stop: threading.Event):
+        super().__init__(name="soak-publisher", daemon=True)
+        self.settings, self.records, self.rate, self.stop = settings, records, rate, stop
+        self.sent = 0
+        self.publisher = Publisher(settings)
+
+    def run(self) -> None:
+        bucket = TokenBucket(self.rate, self.publisher.poll)
+        for record in self.records:
+            if self.stop.is_set():
+                break
+            bucket.take()
+            self.publisher.send(record)
+            self.sent += 1
+        self.publisher.flush(120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
+    p.add_argument("--minutes", type=float, default=30.0, help="soak duration (default 30)")
+    p.add_argument("--fraction", type=float, default=0.5, help="of capacity (default 0.5)")
+    p.add_argument("--capacity", type=float, help="events/s; default: measured first")
+    p.add_argument("--backlog", type=int, default=40_000, help="events to measure capacity on")
+    p.add_argument("--accounts", type=int, default=3000)
+    p.add_argument("--days", type=int, default=14, help="event-time span of one pass")
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--seed", type=int, default=17)
+    p.add_argument("--out", type=Path, help="write the per-minute rows as JSON here")
+    args = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="cb-soak-"))
+    env = isolated(f"soak-{uuid.uuid4().hex[:6]}", tmp, args.partitions)
+    env["CB_LOG_LEVEL"] = "INFO"
+    settings = settings_mod.load(env)
+    grant_app(settings)
+    ensure_topics(settings)
+    span = args.days * DAY_MS
+    rate_guess = args.capacity or 2000
+    total_guess = args.backlog + int(rate_guess * args.fraction * args.minutes * 60 * 1.5)
+    now = int(time.time() * 1000)
+    print(f"simulating {args.accounts} accounts over {args.days} days (seed {args.seed}) ...",
+          flush=True)  # fmt: skip
+    base = population(args.seed, args.accounts, args.days, now - DAY_MS)
+    n_passes = total_guess // len(base) + 2
+    # Pass 0 ends n_passes spans before now: the last pass still ends in the past.
+    shift_back = n_passes * span
+    base = [{**r, "event_time": r["event_time"] - shift_back} for r in base]
+    stream = passes(base, span)
+    print(f"one pass = {len(base):,} events; up to {n_passes} passes", flush=True)
+
+    log_path = tmp / "worker.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed at the end
+    port = int(env["CB_METRICS_PORT"])
+    worker = None
+    rows: list[dict] = []
+    try:
+        if args.capacity:
+            capacity = args.capacity
+        else:
+            with Publisher(settings) as pub:
+                for _ in range(args.backlog):
+                    pub.send(next(stream))
+            print(f"backlog of {args.backlog:,} published; starting the worker", flush=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not args.capacity:
+            while not metric(port, "chainbreaker_events_processed_total") > 0:
+                time.sleep(0.5)
+                if worker.poll() is not None:
+                    raise SystemExit(f"the worker exited: see {log_path}")
+            t0 = time.monotonic()
+            start = metric(port, "chainbreaker_events_processed_total")
+            while consumer_lag(settings, settings.app_id, settings.topic_payments) > 0:
+                time.sleep(1.0)
+            done = metric(port, "chainbreaker_events_processed_total")
+            capacity = (done - start) / (time.monotonic() - t0)
+            print(f"capacity: {capacity:,.0f} events/s ({done - start:,.0f} events)", flush=True)
+        rate = capacity * args.fraction
+        print(f"soak: {rate:,.0f} events/s ({args.fraction:.0%} of capacity) for "
+              f"{args.minutes:g} min", flush=True)  # fmt: skip
+        stop = threading.Event()
+        paced = Paced(settings, stream, rate, stop)
+        paced.start()
+        started = time.monotonic()
+        header = (
+            f"{'min':>4} {'rss MB':>8} {'lag':>7} {'router lag':>10} {'processed':>11} "
+            f"{'sent':>10} {'dlq':>5} {'log errors':>10} {'pub failed':>10}"
+        )
+        print(header, flush=True)
+        minute = 0
+        while time.monotonic() - started < args.minutes * 60:
+            minute += 1
+            while time.monotonic() - started < minute * 60:
+                time.sleep(1)
+                if worker.poll() is not None:
+                    raise SystemExit(f"the worker exited at minute {minute}: see {log_path}")
+            errors = sum(
+                1 for line in log_path.read_text(errors="replace").splitlines()
+                if ERROR_LINE.search(line)
+            )  # fmt: skip
+            row = {
+                "minute": minute,
+                "rss_mb": round(rss_mb(worker.pid), 1),
+                "lag": consumer_lag(settings, settings.app_id, settings.topic_payments),
+                "router_lag": consumer_lag(
+                    settings, router_group(settings.app_id), settings.topic_alerts
+                ),
+                "processed": int(metric(port, "chainbreaker_events_processed_total")),
+                "sent": paced.sent,
+                "dead_letters": int(metric(port, "chainbreaker_dead_letters_total")),
+                "log_errors": errors,
+                "publish_failed": paced.publisher.failed,
+            }
+            rows.append(row)
+            print(f"{minute:>4} {row['rss_mb']:>8.1f} {row['lag']:>7,} {row['router_lag']:>10,} "
+                  f"{row['processed']:>11,} {row['sent']:>10,} {row['dead_letters']:>5} "
+                  f"{row['log_errors']:>10} {row['publish_failed']:>10}", flush=True)  # fmt: skip
+        stop.set()
+        paced.join(180)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        log.close()
+    summary = summarise(rows, capacity, args)
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps({"summary": summary, "minutes": rows}, indent=2))
+    revoke_app(settings)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def summarise(rows: list[dict], capacity: float, args) -> dict:
+    if not rows:
+        return {}
+    warm = rows[min(4, len(rows) - 1)]  # after the first minutes: caches and RocksDB warm
+    last = rows[-1]
+    rss = [r["rss_mb"] for r in rows]
+    steady = [r["rss_mb"] for r in rows[rows.index(warm) :]]
+    return {
+        "minutes": len(rows),
+        "capacity_eps": round(capacity),
+        "rate_eps": round(capacity * args.fraction),
+        "rss_mb_first": rss[0],
+        "rss_mb_warm": warm["rss_mb"],
+        "rss_mb_last": last["rss_mb"],
+        "rss_mb_max": max(rss),
+        "rss_change_after_warmup_pct": round(100 * (last["rss_mb"] / warm["rss_mb"] - 1), 1),
+        "rss_spread_after_warmup_pct": round(100 * (max(steady) / min(steady) - 1), 1),
+        "lag_max": max(r["lag"] for r in rows),
+        "lag_last": last["lag"],
+        "router_lag_max": max(r["router_lag"] for r in rows),
+        "events_processed": last["processed"],
+        "dead_letters": last["dead_letters"],
+        "log_errors": last["log_errors"],
+        "publish_failed": last["publish_failed"],
+        "host_load_1m": os.getloadavg()[0],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
