@@ -88,20 +88,27 @@ def _shared() -> settings.Settings:
     return shared
 
 
+@pytest.fixture
+def running(stack: st.StackReport) -> st.StackReport:
+    """The shared stack as it is now: the fault tests (tests/reliability) restart its broker
+    and Redis, so their pids may differ from the session's first `up`."""
+    return st.status(_shared())
+
+
 @pytest.mark.integration
-def test_up_is_idempotent(stack: st.StackReport) -> None:
+def test_up_is_idempotent(running: st.StackReport) -> None:
     shared = _shared()
     first = st.up(shared)
     second = st.up(shared)
     for name in (st.KAFKA, st.REDIS):
         assert first.service(name).running
         assert second.service(name).action == "already running"
-        assert second.service(name).pid == first.service(name).pid == stack.service(name).pid
+        assert second.service(name).pid == first.service(name).pid == running.service(name).pid
     assert "already running" in second.render()
 
 
 @pytest.mark.integration
-def test_status_reports_both_services(stack: st.StackReport) -> None:
+def test_status_reports_both_services(running: st.StackReport) -> None:
     shared = _shared()
     report = st.status(shared)
     assert report.command == "status"
@@ -110,7 +117,7 @@ def test_status_reports_both_services(stack: st.StackReport) -> None:
     assert report.redis.address == clients.redact(shared.redis_url)
     for name in (st.KAFKA, st.REDIS):
         svc = report.service(name)
-        assert svc.pid == stack.service(name).pid
+        assert svc.pid == running.service(name).pid
         assert not svc.external
         assert svc.log is not None and svc.log.is_file()
     # The pids are the real servers, listening where the report says.
@@ -120,12 +127,12 @@ def test_status_reports_both_services(stack: st.StackReport) -> None:
 
 @pytest.mark.integration
 def test_cli_status_exit_code_and_report(
-    stack: st.StackReport, capsys: pytest.CaptureFixture[str]
+    running: st.StackReport, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _shared()
     assert stack_cli.main(["status"]) == 0
     out = capsys.readouterr().out
-    assert f"pid {stack.kafka.pid}" in out and f"pid {stack.redis.pid}" in out
+    assert f"pid {running.kafka.pid}" in out and f"pid {running.redis.pid}" in out
 
 
 @pytest.mark.integration
@@ -150,19 +157,19 @@ def test_taken_port_names_the_variable_and_starts_nothing(
 
 @pytest.mark.integration
 def test_shared_broker_is_foreign_to_another_stack_dir(
-    stack: st.StackReport, private_stack: Path
+    running: st.StackReport, private_stack: Path
 ) -> None:
     """The shared Kafka is someone else's process from a private stack's point of view."""
     shared = _shared()
     env = _private_env(private_stack, CB_KAFKA_PORT=str(shared.kafka_port))
     with pytest.raises(st.StackError, match=rf"port {shared.kafka_port} \(CB_KAFKA_PORT\)") as e:
         st.up(settings.load(env))
-    assert f"pid {stack.kafka.pid}" in str(e.value)  # names the process that holds the port
+    assert f"pid {running.kafka.pid}" in str(e.value)  # names the process that holds the port
     assert not list(private_stack.rglob("*.pid"))
 
 
 @pytest.mark.integration
-def test_external_services_start_nothing(stack: st.StackReport, private_stack: Path) -> None:
+def test_external_services_start_nothing(running: st.StackReport, private_stack: Path) -> None:
     shared = _shared()
     env = _private_env(
         private_stack,
@@ -185,12 +192,12 @@ def test_external_services_start_nothing(stack: st.StackReport, private_stack: P
     # The shared stack behind the external addresses is untouched.
     after = st.status(shared)
     assert after.all_running
-    assert after.kafka.pid == stack.kafka.pid and after.redis.pid == stack.redis.pid
+    assert after.kafka.pid == running.kafka.pid and after.redis.pid == running.redis.pid
 
 
 @pytest.mark.integration
 def test_external_kafka_with_private_redis_lifecycle(
-    stack: st.StackReport, private_stack: Path
+    running: st.StackReport, private_stack: Path
 ) -> None:
     """Only the local half starts; down stops it, frees its port and removes its pid file."""
     shared = _shared()
@@ -202,7 +209,7 @@ def test_external_kafka_with_private_redis_lifecycle(
     report = st.up(mixed)
     assert report.kafka.external and report.kafka.pid is None
     assert report.redis.action == "started" and report.redis.pid
-    assert report.redis.pid != stack.redis.pid
+    assert report.redis.pid != running.redis.pid
     assert not (private_stack / "kafka").exists()
     wait_for_redis(clients.redis_url(mixed), timeout=5)
 
