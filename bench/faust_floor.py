@@ -1,8 +1,9 @@
 """Faust's floor: a bare agent with the worker's own app settings that does nothing per event.
 
 It subscribes to the payments topic with the same Faust app configuration as the worker
-(streams.worker.make_app: transport, commit interval, batching through ``take_events`` with
-CB_BATCH_MAX and CB_BATCH_WITHIN_MS, logging held at INFO) and only counts. What it costs per
+(streams.worker.make_app: transport, commit interval, the worker's batching,
+streams.batching.take_settled, with CB_BATCH_MAX, CB_BATCH_SETTLE_MS and CB_BATCH_WITHIN_MS,
+logging held at INFO) and only counts. What it costs per
 event is what Faust's consumer, conductor, event and stream machinery cost before any work:
 the ceiling a worker on Faust can approach. Run as a process by bench/throughput.py:
 
@@ -16,6 +17,7 @@ import logging
 import faust
 
 from config.settings import load
+from streams.batching import take_settled
 from streams.worker import make_app
 
 
@@ -24,12 +26,12 @@ def main() -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = make_app(settings)
     payments = app.topic(settings.topic_payments, partitions=settings.partitions)
-    within = settings.batch_within_ms / 1000
+    settle, within = settings.batch_settle_ms / 1000, settings.batch_within_ms / 1000
 
     @app.agent(payments, concurrency=1)
     async def count(stream: faust.StreamT) -> None:
         seen = 0
-        async for events in stream.take_events(settings.batch_max, within=within):
+        async for events in take_settled(stream, settings.batch_max, settle, within):
             seen += len(events)
 
     @app.task

@@ -192,6 +192,7 @@ class Settings:
     embedded_router: bool
     batch_max: int
     batch_within_ms: int
+    batch_settle_ms: int
     state_cache_accounts: int  # decoded account states kept between batches (0 = none)
     producer_linger_ms: int  # how long the worker's producer gathers records per request
     max_future_skew_s: int
@@ -318,7 +319,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
         commit_interval_ms=_int("CB_COMMIT_INTERVAL_MS", 1000, env, 50, 600_000),
         batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
-        batch_within_ms=_int("CB_BATCH_WITHIN_MS", 5, env, 1, 10_000),
+        batch_within_ms=_int("CB_BATCH_WITHIN_MS", 50, env, 1, 10_000),
+        batch_settle_ms=_int("CB_BATCH_SETTLE_MS", 2, env, 1, 1_000),
         state_cache_accounts=_int("CB_STATE_CACHE_ACCOUNTS", 20_000, env, 0, 10_000_000),
         producer_linger_ms=_int("CB_PRODUCER_LINGER_MS", 5, env, 0, 1_000),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),

@@ -43,6 +43,7 @@ from processors.model import Typology
 from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
 from streams import metrics
+from streams.batching import take_settled
 from streams import router as case_router
 from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
@@ -457,9 +458,15 @@ def build_app(
                 async with state_lock:
                     await process_batch([event])
             return
-        # Batches: one state write per account per batch (CB_BATCH_MAX=1 is one at a time).
-        within = settings.batch_within_ms / 1000
-        async for events in stream.take_events(settings.batch_max, within=within):
+        # Batches: one state write per account per batch (CB_BATCH_MAX=1 is one at a time),
+        # as large as the backlog, handed over once it stops growing (streams/batching.py).
+        batches = take_settled(
+            stream,
+            settings.batch_max,
+            settle=settings.batch_settle_ms / 1000,
+            within=settings.batch_within_ms / 1000,
+        )
+        async for events in batches:
             async with state_lock:
                 await process_batch(events)
 
