@@ -43,8 +43,8 @@ from processors.model import Typology
 from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
 from streams import metrics
-from streams.batching import take_settled
 from streams import router as case_router
+from streams.batching import take_settled
 from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
 from streams.rules_feed import RulesFeed
