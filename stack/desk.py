@@ -13,7 +13,6 @@ import contextlib
 import shutil
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, Settings
@@ -22,6 +21,7 @@ from stack.process import (
     StackError,
     await_ready,
     cwd_of,
+    http_ok_probe,
     launch,
     live_cmdline,
     port_free,
@@ -70,15 +70,8 @@ def running(s: Settings, p: StackPaths) -> tuple[int | None, bool]:
 def await_desk(
     address: str, timeout: float, child: subprocess.Popen[bytes] | None, log: Path
 ) -> None:
-    def probe(_remaining: float) -> str | None:
-        try:
-            with urllib.request.urlopen(f"{address}/healthz", timeout=2) as resp:
-                return None if resp.status == 200 else f"HTTP {resp.status}"
-        except OSError as exc:
-            return str(exc)
-
     await_ready(
-        probe,
+        http_ok_probe(f"{address}/healthz"),
         timeout,
         not_ready=f"the desk at {address} did not answer",
         name="the desk",

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -280,3 +281,16 @@ def await_ready(
             return
         last = problem
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def http_ok_probe(url: str) -> Callable[[float], str | None]:
+    """A probe for await_ready: ready when ``url`` (a readiness endpoint) answers HTTP 200."""
+
+    def probe(_remaining: float) -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return None if resp.status == 200 else f"HTTP {resp.status}"
+        except OSError as exc:
+            return str(exc)
+
+    return probe

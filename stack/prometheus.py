@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, Settings
@@ -23,6 +22,7 @@ from stack.process import (
     StackError,
     await_ready,
     cmdline,
+    http_ok_probe,
     launch,
     listener_pid,
     live_cmdline,
@@ -118,15 +118,8 @@ def await_prometheus(
 ) -> None:
     """Until Prometheus says it is ready (/-/ready answers 200)."""
 
-    def probe(_remaining: float) -> str | None:
-        try:
-            with urllib.request.urlopen(f"{address}/-/ready", timeout=2) as resp:
-                return None if resp.status == 200 else f"HTTP {resp.status}"
-        except OSError as exc:
-            return str(exc)
-
     await_ready(
-        probe,
+        http_ok_probe(f"{address}/-/ready"),
         timeout,
         not_ready=f"Prometheus at {address} was not ready",
         name="Prometheus",
