@@ -74,6 +74,19 @@ def principal(username: str) -> str:
     return f"User:{username}"
 
 
+def _of_user(username: str) -> AclBindingFilter:
+    """Every ACL binding that names the user, whatever its resource or operation."""
+    return AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        principal(username),
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+
+
 def _allow(
     user: str, restype: ResourceType, name: str, pattern: ResourcePatternType, ops: Iterable
 ) -> list[AclBinding]:
@@ -184,28 +197,11 @@ class KafkaAccess:
 
     def revoke_all(self, username: str) -> None:
         """Every ACL naming the user, whatever its resource."""
-        acl_filter = AclBindingFilter(
-            ResourceType.ANY,
-            None,
-            ResourcePatternType.ANY,
-            principal(username),
-            None,
-            AclOperation.ANY,
-            AclPermissionType.ANY,
-        )
-        self._wait(self.admin.delete_acls([acl_filter]), "ACL delete")
+        self._wait(self.admin.delete_acls([_of_user(username)]), "ACL delete")
 
     def bindings_of(self, username: str) -> list[AclBinding]:
-        acl_filter = AclBindingFilter(
-            ResourceType.ANY,
-            None,
-            ResourcePatternType.ANY,
-            principal(username),
-            None,
-            AclOperation.ANY,
-            AclPermissionType.ANY,
-        )
-        return list(self.admin.describe_acls(acl_filter).result(timeout=self.timeout))
+        found = self.admin.describe_acls(_of_user(username))
+        return list(found.result(timeout=self.timeout))
 
     def ensure_topics(self, specs: dict[str, tuple[int, dict[str, str]]]) -> None:
         """Create missing topics (as the operator: a role may only create its own)."""
