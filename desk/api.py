@@ -8,20 +8,28 @@ a cross-site HTML form cannot send.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from config.names import disposition_topic
 from desk import queue, service
-from desk.auth import SESSION_COOKIE, Session, SignInError, connect, loggable
-from desk.web import HttpError, call, desk_of, same_origin, session_of, set_cookie, unauthorized
+from desk.auth import SESSION_COOKIE, Session
+from desk.web import (
+    HttpError,
+    Refused,
+    call,
+    desk_of,
+    open_session,
+    same_origin,
+    session_of,
+    set_cookie,
+    unauthorized,
+)
 from institutions.client import Case
 from institutions.dispositions import OUTCOMES
 from processors.indicators import CATALOG
@@ -85,42 +93,22 @@ async def sign_in(request: Request) -> Response:
     if not same_origin(request):
         return _error(403, "cross-origin sign-in refused")
     institution = str(body.get("institution", "")).strip()
-    client_key = f"addr:{request.client.host if request.client else '?'}"
-    keys = (client_key, f"inst:{institution}")
-    wait = desk.throttle.wait_s(*keys)
-    if wait > 0:
-        log.warning(
-            "sign-in refused (locked out %.0f s): institution %s",
-            wait,
-            loggable(institution, desk.known_institutions),
-        )
+    session = await open_session(
+        request,
+        desk,
+        institution,
+        str(body.get("password", "")),
+        str(body.get("analyst", "")),
+        via=" (API)",
+    )
+    if isinstance(session, Refused) and session.wait_s > 0:
         return JSONResponse(
-            {"error": f"too many failed sign-ins; try again in {wait:.0f} s"},
+            {"error": f"too many failed sign-ins; try again in {session.wait_s:.0f} s"},
             status_code=429,
-            headers={"retry-after": str(int(wait) + 1)},
+            headers={"retry-after": str(int(session.wait_s) + 1)},
         )
-    try:
-        client = await run_in_threadpool(
-            connect,
-            desk.settings,
-            institution,
-            str(body.get("password", "")),
-            str(body.get("analyst", "")),
-        )
-    except SignInError as exc:
-        desk.throttle.failed(*keys)
-        log.warning(
-            "sign-in failed (API): institution %s (%s)",
-            loggable(institution, desk.known_institutions),
-            exc,
-        )
-        await asyncio.sleep(desk.signin_delay_s)
-        return _error(401, f"sign-in refused: {exc}")
-    desk.throttle.succeeded(client_key)
-    desk.known_institutions.add(client.institution_id)
-    desk.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new token at every sign-in
-    session = desk.sessions.open(client)
-    log.info("signed in (API): institution %s, analyst %s", session.institution, session.analyst)
+    if isinstance(session, Refused):
+        return _error(401, f"sign-in refused: {session.reason}")
     response = JSONResponse(_who(session, desk))
     set_cookie(request, response, SESSION_COOKIE, session.token)
     return response

@@ -6,7 +6,6 @@ cookie) and answers with a redirect (post/redirect/get), so a reload never repea
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -24,14 +23,13 @@ from desk.auth import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,
     Session,
-    SignInError,
-    connect,
-    loggable,
 )
 from desk.web import (
     HttpError,
+    Refused,
     call,
     desk_of,
+    open_session,
     same_origin,
     session_of,
     set_cookie,
@@ -159,39 +157,16 @@ async def login(request: Request) -> Response:
         request.cookies.get(SIGNIN_COOKIE), fields.get("signin_token")
     ):
         return _login_page(request, "The sign-in form expired; try again.", 403, **keep)
-    client_key = f"addr:{request.client.host if request.client else '?'}"
-    keys = (client_key, f"inst:{institution}")
-    wait = desk.throttle.wait_s(*keys)
-    if wait > 0:
-        log.warning(
-            "sign-in refused (locked out %.0f s): institution %s",
-            wait,
-            loggable(institution, desk.known_institutions),
-        )
+    session = await open_session(request, desk, institution, fields.get("password", ""), analyst)
+    if isinstance(session, Refused) and session.wait_s > 0:
         return _login_page(
             request,
-            f"Too many failed sign-ins; try again in {wait:.0f} s.",
+            f"Too many failed sign-ins; try again in {session.wait_s:.0f} s.",
             429,
             **keep,
         )
-    try:
-        client = await run_in_threadpool(
-            connect, desk.settings, institution, fields.get("password", ""), analyst
-        )
-    except SignInError as exc:
-        desk.throttle.failed(*keys)
-        log.warning(
-            "sign-in failed: institution %s (%s)",
-            loggable(institution, desk.known_institutions),
-            exc,
-        )
-        await asyncio.sleep(desk.signin_delay_s)  # every failure costs the guesser time
-        return _login_page(request, f"Sign-in refused: {exc}.", 401, **keep)
-    desk.throttle.succeeded(client_key)
-    desk.known_institutions.add(client.institution_id)
-    desk.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new token at every sign-in
-    session = desk.sessions.open(client)
-    log.info("signed in: institution %s, analyst %s", client.institution_id, client.consumer)
+    if isinstance(session, Refused):
+        return _login_page(request, f"Sign-in refused: {session.reason}.", 401, **keep)
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, session.token)
     response.delete_cookie(SIGNIN_COOKIE, path="/")

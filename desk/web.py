@@ -3,6 +3,7 @@ CSRF checks, security headers, and Redis/case errors turned into HTTP answers.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,16 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import Settings
-from desk.auth import SESSION_COOKIE, Session, Sessions, SignInGuard, SignInThrottle
+from desk.auth import (
+    SESSION_COOKIE,
+    Session,
+    Sessions,
+    SignInError,
+    SignInGuard,
+    SignInThrottle,
+    connect,
+    loggable,
+)
 from institutions.client import CaseError, CaseNotFound
 from institutions.dispositions import DispositionError
 
@@ -150,3 +160,39 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+@dataclass
+class Refused:
+    """Why a sign-in did not open a session: locked out for ``wait_s``, or ``reason`` (safe
+    to show: never which half of the login was wrong)."""
+
+    wait_s: float = 0.0
+    reason: str = ""
+
+
+async def open_session(
+    request: Request, desk: Desk, institution: str, password: str, analyst: str, via: str = ""
+) -> Session | Refused:
+    """The one sign-in path of the pages and the API: the lockout, the login as the
+    institution's Redis user, the throttle's bookkeeping, and a new session token."""
+    client_key = f"addr:{request.client.host if request.client else '?'}"
+    keys = (client_key, f"inst:{institution}")
+    shown = loggable(institution, desk.known_institutions)
+    wait = desk.throttle.wait_s(*keys)
+    if wait > 0:
+        log.warning("sign-in refused (locked out %.0f s): institution %s", wait, shown)
+        return Refused(wait_s=wait)
+    try:
+        client = await run_in_threadpool(connect, desk.settings, institution, password, analyst)
+    except SignInError as exc:
+        desk.throttle.failed(*keys)
+        log.warning("sign-in failed%s: institution %s (%s)", via, shown, exc)
+        await asyncio.sleep(desk.signin_delay_s)  # every failure costs the guesser time
+        return Refused(reason=str(exc))
+    desk.throttle.succeeded(client_key)
+    desk.known_institutions.add(client.institution_id)
+    desk.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new token at every sign-in
+    session = desk.sessions.open(client)
+    log.info("signed in%s: institution %s, analyst %s", via, session.institution, session.analyst)
+    return session
