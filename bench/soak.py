@@ -47,6 +47,7 @@ from streams.topics import consumer_lag, ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY_MS = 86_400_000
+ROCKSDB = "chainbreaker_rocksdb_memory_bytes"
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
 
 
@@ -77,7 +78,8 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def metric(port: int, name: str) -> float:
+def metric(port: int, name: str, label: str = "") -> float:
+    """The sum of a metric's series on the worker's page (those whose labels include ``label``)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
@@ -85,7 +87,7 @@ def metric(port: int, name: str) -> float:
         return float("nan")
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith(name + " ") or (line.startswith(name + "{") and label in line):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -182,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         paced.start()
         started = time.monotonic()
         header = (
-            f"{'min':>4} {'rss MB':>8} {'lag':>7} {'router lag':>10} {'processed':>11} "
+            f"{'min':>4} {'rss MB':>8} {'rocksdb MB':>10} {'memtab MB':>9} {'cached':>7} "
+            f"{'lag':>7} {'router lag':>10} {'processed':>11} "
             f"{'sent':>10} {'dlq':>5} {'log errors':>10} {'pub failed':>10}"
         )
         print(header, flush=True)
@@ -200,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             row = {
                 "minute": minute,
                 "rss_mb": round(rss_mb(worker.pid), 1),
+                # The worker's RocksDB budget in use (block cache with the memtables charged
+                # to it), the memtables alone, and the decoded account states it keeps.
+                "rocksdb_mb": round(metric(port, ROCKSDB, 'kind="cache"') / 2**20, 1),
+                "memtables_mb": round(metric(port, ROCKSDB, 'kind="memtables"') / 2**20, 1),
+                "cached_accounts": int(metric(port, "chainbreaker_state_cache_accounts")),
                 "lag": consumer_lag(settings, settings.app_id, settings.topic_payments),
                 "router_lag": consumer_lag(
                     settings, router_group(settings.app_id), settings.topic_alerts
@@ -211,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                 "publish_failed": paced.publisher.failed,
             }
             rows.append(row)
-            print(f"{minute:>4} {row['rss_mb']:>8.1f} {row['lag']:>7,} {row['router_lag']:>10,} "
+            print(f"{minute:>4} {row['rss_mb']:>8.1f} {row['rocksdb_mb']:>10.1f} "
+                  f"{row['memtables_mb']:>9.1f} {row['cached_accounts']:>7,} "
+                  f"{row['lag']:>7,} {row['router_lag']:>10,} "
                   f"{row['processed']:>11,} {row['sent']:>10,} {row['dead_letters']:>5} "
                   f"{row['log_errors']:>10} {row['publish_failed']:>10}", flush=True)  # fmt: skip
         stop.set()
@@ -248,6 +258,7 @@ def summarise(rows: list[dict], capacity: float, args) -> dict:
         "rss_mb_warm": warm["rss_mb"],
         "rss_mb_last": last["rss_mb"],
         "rss_mb_max": max(rss),
+        "rocksdb_mb_last": last.get("rocksdb_mb"),
         "rss_change_after_warmup_pct": round(100 * (last["rss_mb"] / warm["rss_mb"] - 1), 1),
         "rss_spread_after_warmup_pct": round(100 * (max(steady) / min(steady) - 1), 1),
         "lag_max": max(r["lag"] for r in rows),

@@ -377,13 +377,25 @@ def pipeline() -> dict:
                 "short",
             ),
             panel(
+                "RocksDB memory in use (of CB_ROCKSDB_BLOCK_CACHE_MB per worker)",
+                [
+                    q(
+                        'sum by (instance) (chainbreaker_rocksdb_memory_bytes{kind="cache"})',
+                        "{{instance}} cache incl. memtables",
+                    ),
+                    q(
+                        'sum by (instance) (chainbreaker_rocksdb_memory_bytes{kind="memtables"})',
+                        "{{instance}} memtables",
+                    ),
+                ],
+                "bytes",
+            ),
+            panel(
                 "Rebalancing",
                 [
                     q("max by (instance) (chainbreaker_rebalancing)", "{{instance}}"),
                 ],
                 "short",
-                width=24,
-                height=5,
             ),
         ],
     )

@@ -199,6 +199,17 @@ TABLE_KEYS = Gauge(
     "Keys in a table's local RocksDB stores (RocksDB's estimate): accounts held in state",
     ["table"],
 )
+ROCKSDB_MEMORY = Gauge(
+    "chainbreaker_rocksdb_memory_bytes",
+    "The worker's RocksDB memory budget in use (streams/state_store.py): cache = the shared "
+    "block cache with the memtables, index and filter blocks charged to it; pinned = the part "
+    "held by open iterators and pinned blocks; memtables = the write buffers alone",
+    ["kind"],
+)
+STATE_CACHE_ACCOUNTS = Gauge(
+    "chainbreaker_state_cache_accounts",
+    "Decoded account states the worker keeps between batches (CB_STATE_CACHE_ACCOUNTS bounds it)",
+)
 REBALANCES = Counter(
     "chainbreaker_rebalances_total", "Consumer group rebalances this worker went through"
 )

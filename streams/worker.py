@@ -42,7 +42,7 @@ from processors.links import Link, dump_links
 from processors.model import Typology
 from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
-from streams import metrics
+from streams import metrics, state_store
 from streams import router as case_router
 from streams.batching import take_settled
 from streams.intel_feed import start_replica as start_intel_replica
@@ -184,7 +184,11 @@ def make_app(settings: Settings) -> faust.App:
         broker=f"kafka://{settings.kafka_bootstrap}",
         # The worker's own principal (SASL/SCRAM unless CB_KAFKA_SECURITY=plaintext).
         broker_credentials=clients.faust_credentials(settings, clients.WORKER),
-        store="rocksdb://",
+        # RocksDB under one memory budget for the whole worker (streams/state_store.py).
+        store=state_store.install(
+            block_cache_size=settings.rocksdb_block_cache_mb * 1024 * 1024,
+            write_buffer_size=16 * 1024 * 1024,
+        ),
         datadir=str(settings.state_dir / settings.app_id),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
@@ -203,11 +207,6 @@ def make_app(settings: Settings) -> faust.App:
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
-        rocksdb_options={
-            "block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
-            "block_cache_compressed_size": 8 * 1024 * 1024,
-            "write_buffer_size": 16 * 1024 * 1024,
-        },
     )
     # Faust's aiokafka transport, with fetches that cannot skip input records at the end of
     # a changelog recovery (streams/transport.py: the restarted-worker stall).
@@ -407,8 +406,15 @@ def build_app(
         try:
             export_lag()
             metrics.TABLE_KEYS.labels(table.name).set(table_keys(table))
+            export_memory()
         except Exception as exc:  # e.g. a partition revoked while we looked at it
             log.debug("pipeline metrics skipped: %r", exc)
+
+    def export_memory() -> None:
+        for budget in state_store.budgets():
+            for kind, used in budget.usage().items():
+                metrics.ROCKSDB_MEMORY.labels(kind).set(used)
+        metrics.STATE_CACHE_ACCOUNTS.set(len(pipeline.states))
 
     def export_lag() -> None:
         consumer = app.consumer

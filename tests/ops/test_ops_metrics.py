@@ -298,6 +298,11 @@ def test_metrics_tell_the_truth(observed) -> None:
     )
     assert {r["metric"]["partition"] for r in partitions} == {"0", "1"}
     assert value("chainbreaker_table_keys") >= 2
+    # RocksDB's one budget for the worker is in use and within its bound
+    # (CB_ROCKSDB_BLOCK_CACHE_MB); the decoded states it keeps are counted.
+    rocksdb = value('chainbreaker_rocksdb_memory_bytes{kind="cache"}')
+    assert 0 < rocksdb <= settings.rocksdb_block_cache_mb * 2**20
+    assert value("chainbreaker_state_cache_accounts") >= 2
     # One worker joined the group once: at least one rebalance, none in progress now.
     assert value("chainbreaker_rebalances_total") >= 1
     assert value("chainbreaker_rebalancing") == 0
