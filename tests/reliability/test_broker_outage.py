@@ -31,7 +31,9 @@ from tests.support import ROOT, WorkerProcess, free_port, isolated_env, settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-RATE = 250
+# Slow enough that both outages (each 10-20 s down plus a restart that has taken up to a
+# minute here) fall while payments are still being sent: the publisher's side is exercised.
+RATE = 100
 
 
 def test_broker_outages_lose_nothing_and_need_no_restart(stack, tmp_path) -> None:
@@ -66,6 +68,9 @@ def test_broker_outages_lose_nothing_and_need_no_restart(stack, tmp_path) -> Non
             down_for = rng.uniform(10, 20)
             stopped = time.monotonic()
             action = st.stop_service(shared, st.KAFKA, kill=kill)
+            sent_at_stop = publisher.sent
+            # Mid-stream: the publisher still has payments to send into the outage.
+            assert sent_at_stop < len(records), f"seed {seed}: outage after the last payment"
             # The outage itself: the broker stays down this long while traffic keeps coming.
             while time.monotonic() - stopped < down_for:
                 assert worker.proc.poll() is None, "the worker died during the outage"
@@ -75,8 +80,9 @@ def test_broker_outages_lose_nothing_and_need_no_restart(stack, tmp_path) -> Non
             # shared 2-core machine that has taken over a minute.
             st.start_service(shared, st.KAFKA, timeout=300)
             outages.append(
-                f"{'SIGKILL' if kill else 'SIGTERM'} ({action}) after {publisher.sent} sent, "
-                f"down {time.monotonic() - stopped:.0f}s"
+                f"{'SIGKILL' if kill else 'SIGTERM'} ({action}) after {sent_at_stop} sent, "
+                f"down {time.monotonic() - stopped:.0f}s, {publisher.sent - sent_at_stop} "
+                "sent before it was back"
             )
         publisher.finish(timeout=900)
         wait_drained(settings, worker, timeout=900)
