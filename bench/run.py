@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mature-days", type=int, default=90, help="history before measuring")
     p.add_argument("--measured-days", type=int, default=10)
     p.add_argument(
+        "--age-batch", type=int, default=1,
+        help="age: events per batch, each account's state encoded once per batch",
+    )  # fmt: skip
+    p.add_argument(
         "--capacity", type=float, default=None,
         help="worker events/s for the latency runs (default: measured in this run)",
     )  # fmt: skip
@@ -70,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if "age" in parts:
         from bench import state_age
 
-        say("offline cost per event by account age (PaymentPipeline.apply, best of 3):")
-        rows = state_age.measure(args.mature_accounts, args.mature_busy, args.mature_days)
+        say(
+            "offline cost per event by account age (PaymentPipeline.apply, best of 3, "
+            f"states encoded once per {args.age_batch}-event batch):"
+        )
+        rows = state_age.measure(
+            args.mature_accounts, args.mature_busy, args.mature_days, batch=max(1, args.age_batch)
+        )
         state_age.report(rows, say)
         result["offline_eps_by_age"] = [r.eps for r in rows]
         result["offline_state_bytes_by_age"] = [r.state_bytes_per_event for r in rows]

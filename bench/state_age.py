@@ -5,10 +5,14 @@ mature population (bench/population.py: months of traffic with busy business acc
 through ``PaymentPipeline.apply`` (decode excluded: it does not depend on age) in 15-day
 slices, each slice from the state the previous ones left, and reports per slice the events
 per second (the best of three runs of the slice, CPU time of this process, which a loaded
-machine disturbs less than the wall clock) and the state bytes written per event (what the
-worker sends to its changelog when each payment is its account's only one in a batch).
+machine disturbs less than the wall clock) and the state bytes written per event.
 
-    python -m bench.state_age [--accounts N --busy N --days D]
+As in the worker, each account's state is encoded once per batch of ``--batch`` events (the
+worker's BatchView.flush). The default, 1, encodes after every payment: what the worker
+writes when each payment is its account's only one in a batch (light traffic); the worker
+draining a backlog takes batches of up to CB_BATCH_MAX (500) events.
+
+    python -m bench.state_age [--accounts N --busy N --days D --batch N]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass
 from bench.population import population
 from config import settings as settings_mod
 from processors import rules as rules_mod
-from streams.pipeline import PaymentPipeline
+from streams.pipeline import PaymentPipeline, Pending
 
 DAY_MS = 86_400_000
 SLICE_DAYS = 15
@@ -44,6 +48,7 @@ def measure(
     seed: int = 21,
     repeat: int = 3,
     cache_accounts: int | None = None,
+    batch: int = 1,
 ) -> list[Slice]:
     env = {} if cache_accounts is None else {"CB_STATE_CACHE_ACCOUNTS": str(cache_accounts)}
     settings = settings_mod.load({**os.environ, **env})
@@ -66,12 +71,16 @@ def measure(
             trial = dict(states)
             nbytes = 0
             t0 = time.process_time()
-            for ev in events:
-                key = ev.account_id.encode()
-                done = pipe.apply(ev, trial.get(key), now)
-                if done.state is not None:
-                    trial[key] = done.state
-                    nbytes += len(done.state)
+            for first in range(0, len(events), batch):
+                dirty: dict[bytes, Pending] = {}
+                for ev in events[first : first + batch]:
+                    key = ev.account_id.encode()
+                    done = pipe.apply(ev, dirty.get(key) or trial.get(key), now)
+                    if done.state is not None:
+                        dirty[key] = done.state
+                for key, work in dirty.items():
+                    blob = trial[key] = pipe.states.store(key, work.state)
+                    nbytes += len(blob)
             elapsed = time.process_time() - t0
             if elapsed < best:
                 best, written, after = elapsed, nbytes, trial
@@ -86,9 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--busy", type=int, default=100, help="busy business accounts added")
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--no-cache", action="store_true", help="decode every state (cache off)")
+    p.add_argument("--batch", type=int, default=1, help="events per batch (one encode each)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    rows = measure(args.accounts, args.busy, args.days, cache_accounts=0 if args.no_cache else None)
+    rows = measure(
+        args.accounts,
+        args.busy,
+        args.days,
+        cache_accounts=0 if args.no_cache else None,
+        batch=max(1, args.batch),
+    )
     if args.json:
         print(json.dumps([asdict(r) for r in rows]))
         return 0

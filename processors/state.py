@@ -171,11 +171,18 @@ class StateCache:
     the bytes and the state is decoded afresh. Bounded to ``capacity`` accounts; the least
     recently written go first. A caller whose step failed half-way must :meth:`forget` the
     account, since the cached object may hold half of the change.
+
+    A caller that changes a cached state and encodes it later (the worker encodes each
+    account once per batch, at its end) marks it :meth:`touched` as soon as it changed it:
+    the entry then matches no stored bytes until :meth:`store` encodes it, so a batch that
+    never reaches its write (an error, a rebalance) cannot leave the table's older bytes
+    paired with the newer object.
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: dict[bytes, tuple[bytes, AccountState]] = {}
+        # key -> (the bytes last written, or None while changed and not yet encoded; state)
+        self._entries: dict[bytes, tuple[bytes | None, AccountState]] = {}
         self._stale = False
         self.hits = 0
         self.misses = 0
@@ -186,7 +193,7 @@ class StateCache:
         the cache clears it, so the dictionary is never changed under a running step."""
         self._stale = True
 
-    def _fresh(self) -> dict[bytes, tuple[bytes, AccountState]]:
+    def _fresh(self) -> dict[bytes, tuple[bytes | None, AccountState]]:
         if self._stale:
             self._stale = False
             self._entries.clear()
@@ -207,6 +214,16 @@ class StateCache:
         value and skip the table read."""
         entry = self._fresh().get(key)
         return None if entry is None else entry[0]
+
+    def touched(self, key: bytes, state: AccountState) -> None:
+        """``state`` (of ``key``) has changed and is not encoded yet: until :meth:`store`,
+        no stored bytes match it, and :meth:`peek` sends the caller to the table."""
+        entries = self._fresh()
+        entry = entries.get(key)
+        if entry is not None and entry[1] is state:
+            entries[key] = (None, state)  # keeps its place in the eviction order
+        else:  # not cached, or another object: what the table holds must be decoded
+            entries.pop(key, None)
 
     def store(self, key: bytes, state: AccountState) -> bytes:
         blob = state.dumps()

@@ -9,7 +9,9 @@ event never stops the stream and never disappears.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import processors
 from config.settings import Settings
@@ -21,7 +23,7 @@ from processors.model import IndicatorHit
 from processors.networks import Networks
 from processors.payment_avro import decode_message
 from processors.rules import RuleSet
-from processors.state import StateCache
+from processors.state import AccountState, StateCache
 from processors.validation import InvalidEvent, to_event
 from schemas.codec import SOE_MAGIC, AvroCodec, DecodeError, codec_for
 
@@ -60,10 +62,32 @@ class DeadLetter:
         return None
 
 
+@dataclass(slots=True, eq=False)
+class Pending:
+    """One account's state as a batch has changed it, not encoded yet.
+
+    The worker encodes each account's state once per batch, when it writes the batch's
+    states (streams/worker.py BatchView.flush), instead of once per event: a busy account
+    with twenty payments in a batch holds ~20 KB of state, and encoding it after each of
+    them was most of the worker's own cost on mature accounts. Hand it back to the
+    pipeline as the stored state for the account's next event in the same batch.
+
+    ``redo`` lists the steps applied since ``base`` (the stored bytes the batch started
+    from), so that a step that fails half-way can be undone: the state is decoded again
+    from ``base`` and the steps before the failed one are applied again (the steps are
+    deterministic for one batch: same inputs, same ``now_ms``).
+    """
+
+    key: bytes
+    base: bytes | None
+    state: AccountState
+    redo: list[tuple[Callable[..., Any], tuple]] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Processed:
     account_key: bytes
-    state: bytes | None  # None when nothing changed (a duplicate)
+    state: Pending | None  # None when nothing changed (a duplicate)
     alerts: list[tuple[dict, bytes]] = field(default_factory=list)  # (record, Avro bytes)
     hits: list[IndicatorHit] = field(default_factory=list)
     duplicate: bool = False
@@ -152,34 +176,75 @@ class PaymentPipeline:
             return DeadLetter.failed(exc)
         return Disposed(d, blob)
 
+    def _working(self, key: bytes, stored: bytes | Pending | None) -> Pending:
+        """The account's state to change: the batch's own (``stored`` a Pending), or the
+        stored bytes decoded (or their cached decoded state)."""
+        if isinstance(stored, Pending):
+            if stored.key != key:
+                raise ValueError("the state handed in is another account's")
+            return stored
+        return Pending(key, stored, self.states.load(key, stored))
+
+    def _changed(self, work: Pending, step: Callable[..., Any], args: tuple) -> Pending:
+        """Record a step that changed ``work``; the cached state is now ahead of its bytes."""
+        work.redo.append((step, args))
+        self.states.touched(work.key, work.state)
+        return work
+
+    def _failed(self, key: bytes, work: Pending | None, exc: Exception) -> DeadLetter:
+        """A step failed half-way: the cached object may hold half of the change, so it is
+        dropped, and a batch's state is rebuilt without the failed step."""
+        self.states.forget(key)
+        if work is not None and work.redo:
+            try:
+                state = AccountState.loads(work.base)
+                for step, args in work.redo:
+                    step(state, *args)
+            except Exception:  # steps that succeeded once fail again: keep what is stored
+                state, work.redo = AccountState.loads(work.base), []
+            work.state = state
+        return DeadLetter.failed(exc)
+
     def apply(
-        self, event, stored: bytes | None, now_ms: int, partition: int = -1, offset: int = -1
+        self,
+        event,
+        stored: bytes | Pending | None,
+        now_ms: int,
+        partition: int = -1,
+        offset: int = -1,
     ) -> Processed | DeadLetter:
-        """One payment onto the account's stored state; ``partition`` and ``offset`` are its
-        position on the payments topic (a redelivery is recognised by it)."""
+        """One payment onto the account's stored state (bytes, or this batch's Pending);
+        ``partition`` and ``offset`` are its position on the payments topic (a redelivery is
+        recognised by it). The new state comes back as a Pending, encoded by the caller."""
         key = event.account_id.encode()
+        work = None
         try:
-            state = self.states.load(key, stored)
-            step = self.engine.step(state, event, now_ms, partition, offset)
-            alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
-            links = self.linker.due(state.slots, event, step.duplicate, partition)
-            if links or step.hits:  # hit summaries for network cases (processors/networks.py)
-                who = (event.institution_id, event.account_id, event.customer_id)
-                links = self.networks.outgoing(
-                    state, links, bool(step.hits), event.event_id, event.event_time, who, partition
-                )
-            blob = None if step.duplicate else self.states.store(key, state)
+            work = self._working(key, stored)
+            step, alerts, links = self._payment(work.state, event, now_ms, partition, offset)
         except Exception as exc:  # a detector bug must not stop the stream or lose the event
-            self.states.forget(key)  # the cached object may hold half of the change
-            return DeadLetter.failed(exc)
+            return self._failed(key, work, exc)
+        changed = None
+        if not step.duplicate:
+            changed = self._changed(work, self._payment, (event, now_ms, partition, offset))
         return Processed(
             account_key=key,
-            state=blob,
+            state=changed,
             alerts=alerts,
             hits=step.hits,
             duplicate=step.duplicate,
             links=links,
         )
+
+    def _payment(self, state: AccountState, event, now_ms: int, partition: int, offset: int):
+        step = self.engine.step(state, event, now_ms, partition, offset)
+        alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+        links = self.linker.due(state.slots, event, step.duplicate, partition)
+        if links or step.hits:  # hit summaries for network cases (processors/networks.py)
+            who = (event.institution_id, event.account_id, event.customer_id)
+            links = self.networks.outgoing(
+                state, links, bool(step.hits), event.event_id, event.event_time, who, partition
+            )
+        return step, alerts, links
 
     # --- cross-account indicators (processors/links.py) -------------------------------------
 
@@ -236,38 +301,48 @@ class PaymentPipeline:
     def apply_signal(
         self,
         value: bytes | None,
-        stored: bytes | None,
+        stored: bytes | Pending | None,
         now_ms: int,
         partition: int = -1,
         offset: int = -1,
+        key: bytes | None = None,
     ) -> Processed | DeadLetter:
-        """One account-signals record onto the account's stored state (Engine.apply_signal)."""
+        """One account-signals record onto the account's stored state (Engine.apply_signal);
+        ``key``, when given, is the record's key, which must be the signal's account."""
         try:
             signal = Signal.loads(value or b"")
         except (ValueError, TypeError) as exc:
             return DeadLetter("undecodable", f"account signal: {exc}"[:500])
-        key = signal.account_id.encode()
+        account_key = signal.account_id.encode()
+        if key is not None and key != account_key:
+            return DeadLetter("invalid_field", "signal key is not its account")
+        work = None
         try:
-            state = self.states.load(key, stored)
-            step = self.engine.apply_signal(state, signal, now_ms, partition, offset)
-            alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
-            # A new hit, or a network case now open on the account: its groups hear of it.
-            changed = bool(step.hits) or (bool(signal.case) and bool(step.alerts))
-            links: list[Link] = []
-            if changed and not step.duplicate:
-                who = (signal.institution_id, signal.account_id, signal.customer_id)
-                links = self.networks.outgoing(
-                    state, [], True, signal.signal_id, signal.event_time, who, signal.partition
-                )
-            blob = None if step.duplicate else self.states.store(key, state)
+            work = self._working(account_key, stored)
+            step, alerts, links = self._signal(work.state, signal, now_ms, partition, offset)
         except Exception as exc:
-            self.states.forget(key)
-            return DeadLetter.failed(exc)
+            return self._failed(account_key, work, exc)
+        changed = None
+        if not step.duplicate:
+            changed = self._changed(work, self._signal, (signal, now_ms, partition, offset))
         return Processed(
-            account_key=key,
-            state=blob,
+            account_key=account_key,
+            state=changed,
             alerts=alerts,
             hits=step.hits,
             duplicate=step.duplicate,
             links=links,
         )
+
+    def _signal(self, state: AccountState, signal: Signal, now_ms: int, partition, offset):
+        step = self.engine.apply_signal(state, signal, now_ms, partition, offset)
+        alerts = [(a, self.alerts.encode(a)) for a in step.alerts]
+        # A new hit, or a network case now open on the account: its groups hear of it.
+        changed = bool(step.hits) or (bool(signal.case) and bool(step.alerts))
+        links: list[Link] = []
+        if changed and not step.duplicate:
+            who = (signal.institution_id, signal.account_id, signal.customer_id)
+            links = self.networks.outgoing(
+                state, [], True, signal.signal_id, signal.event_time, who, signal.partition
+            )
+        return step, alerts, links

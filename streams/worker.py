@@ -46,7 +46,7 @@ from streams import metrics, state_store
 from streams import router as case_router
 from streams.batching import take_settled
 from streams.intel_feed import start_replica as start_intel_replica
-from streams.pipeline import DeadLetter, PaymentPipeline, dead_letter_headers
+from streams.pipeline import DeadLetter, PaymentPipeline, Pending, dead_letter_headers
 from streams.rules_feed import RulesFeed
 from streams.topics import ensure_topics
 from streams.transport import install as install_transport
@@ -143,16 +143,21 @@ class BatchView:
     """One batch's view of a table: reads see the batch's own writes, and each key is
     written once, at ``flush`` (one changelog record per key per batch, not per event).
 
+    Values put are bytes, or an account's :class:`Pending` state, which is encoded at
+    ``flush``: once per account per batch however many of its events the batch holds.
+
     With a ``cache`` (the pipeline's decoded states), a key whose last write is cached is
     not read from the table at all: between rebalances this worker is the only writer of its
-    partitions, and the cache is cleared when a rebalance starts (RebalanceSensor)."""
+    partitions, and the cache is cleared when a rebalance starts (RebalanceSensor). Pending
+    states are encoded through it, so it holds what was written."""
 
     def __init__(self, table: Any, cache: StateCache | None = None) -> None:
         self._table = table
         self._cache = cache
-        self._newest: dict[bytes, tuple[Any, bytes]] = {}  # key -> (an event of it, value)
+        # key -> (an event of it, its value: bytes, or a state to encode)
+        self._newest: dict[bytes, tuple[Any, bytes | Pending]] = {}
 
-    def get(self, event: Any, key: bytes) -> bytes | None:
+    def get(self, event: Any, key: bytes) -> bytes | Pending | None:
         newest = self._newest.get(key)
         if newest is not None:
             return newest[1]
@@ -164,12 +169,18 @@ class BatchView:
         # whether the key exists and once for its value).
         return table_op(event, self._table.data.get, key)
 
-    def put(self, event: Any, key: bytes, value: bytes) -> None:
+    def put(self, event: Any, key: bytes, value: bytes | Pending) -> None:
         self._newest[key] = (event, value)
 
     def flush(self) -> None:
         written = 0
         for key, (event, value) in self._newest.items():
+            if isinstance(value, Pending):
+                value = (
+                    value.state.dumps()
+                    if self._cache is None
+                    else self._cache.store(key, value.state)
+                )
             table_op(event, self._table.__setitem__, key, value)
             written += len(value)
         if written:
@@ -621,14 +632,18 @@ def build_app(
             if not key:
                 await to_dead_letter(message, "invalid_field", "account signal without a key")
                 continue
+            # The pipeline refuses a signal keyed by another account (invalid_field) before
+            # it touches the state handed in.
             outcome = pipeline.apply_signal(
-                message.value, states.get(event, key), now_ms, message.partition, message.offset
+                message.value,
+                states.get(event, key),
+                now_ms,
+                message.partition,
+                message.offset,
+                key=key,
             )
             if isinstance(outcome, DeadLetter):
                 await to_dead_letter(message, outcome.reason, outcome.detail)
-                continue
-            if outcome.account_key != key:
-                await to_dead_letter(message, "invalid_field", "signal key is not its account")
                 continue
             if outcome.state is not None:
                 states.put(event, key, outcome.state)

@@ -225,12 +225,75 @@ def test_a_failed_step_is_not_left_in_the_cache():
     pipe = PaymentPipeline(load(), rules_mod.load())
     corrupt = AccountState(slots={"STRUCTURING": [["not a time", "x"]]}).dumps()
     first = pipe.apply(to_event(grocery(0, T0), NOW), corrupt, NOW, 0, 0)
-    stored = first.state
+    stored = pipe.states.store(b"acct-1", first.state.state)  # written: a batch of one
     near_limit = rec("s1", T0 + HOUR, amount_minor=950_000, channel="CASH_DEPOSIT",
                      direction="CREDIT")  # fmt: skip
     assert isinstance(pipe.apply(to_event(near_limit, NOW), stored, NOW, 0, 1), DeadLetter)
     after = pipe.apply(to_event(grocery(2, T0 + 2 * HOUR), NOW), stored, NOW, 0, 2)
-    assert AccountState.loads(after.state).slots["STRUCTURING"] == [["not a time", "x"]]
+    assert after.state.state.slots["STRUCTURING"] == [["not a time", "x"]]
+
+
+def test_a_failed_step_inside_a_batch_is_undone_and_the_batch_keeps_the_rest():
+    """Within a batch the account's state is not encoded between payments (one encode per
+    batch), so a step failing half-way cannot fall back to bytes written after the last
+    payment: the state is rebuilt from the batch's stored bytes and the payments before."""
+    from config.settings import load
+    from streams.pipeline import DeadLetter, PaymentPipeline
+
+    pipe = PaymentPipeline(load(), rules_mod.load())
+    corrupt = AccountState(slots={"STRUCTURING": [["not a time", "x"]]}).dumps()
+    first = pipe.apply(to_event(grocery(0, T0), NOW), corrupt, NOW, 0, 0)
+    work = first.state
+    near_limit = rec("s1", T0 + HOUR, amount_minor=950_000, channel="CASH_DEPOSIT",
+                     direction="CREDIT")  # fmt: skip
+    failed = pipe.apply(to_event(near_limit, NOW), work, NOW, 0, 1)
+    assert isinstance(failed, DeadLetter)
+    # The first payment is still applied (its offset remembered), the failed one is not.
+    assert work.state.slots["STRUCTURING"] == [["not a time", "x"]]
+    assert work.state.offsets[0] == [0, 0] and len(work.redo) == 1
+    assert work.state.is_replay(0, 0, 0) and not work.state.is_replay(0, 0, 1)
+    after = pipe.apply(to_event(grocery(2, T0 + 2 * HOUR), NOW), work, NOW, 0, 2)
+    assert after.state is work and work.state.offsets[0] == [0, 2]
+    assert AccountState.loads(pipe.states.store(b"acct-1", work.state)) == work.state
+
+
+def test_a_batch_encodes_an_account_once_and_the_cache_matches_only_what_was_written():
+    """Payments of one account in one batch change one decoded state, encoded at the end.
+    Until then the cache pairs no bytes with it: a batch that never writes (an error, a
+    rebalance) leaves the table's older bytes, and those are decoded afresh."""
+    from config.settings import load
+    from streams.pipeline import PaymentPipeline
+
+    pipe = PaymentPipeline(load(), rules_mod.load())
+    key = b"acct-1"
+    blob = pipe.states.store(key, AccountState())  # the account as the last batch wrote it
+    cached = pipe.states.load(key, blob)
+    one = pipe.apply(to_event(grocery(0, T0), NOW), blob, NOW, 0, 0)
+    assert one.state.state is cached and one.state.base == blob
+    assert pipe.states.peek(key) is None  # changed, not encoded: the table is the truth
+    assert pipe.states.load(key, blob) is not cached  # the old bytes no longer match it
+    two = pipe.apply(to_event(grocery(1, T0 + HOUR), NOW), one.state, NOW, 0, 1)
+    assert two.state is one.state and len(two.state.redo) == 2
+    # A redelivery inside the batch is recognised by the offset the state already holds.
+    dup = pipe.apply(to_event(grocery(1, T0 + HOUR), NOW), two.state, NOW, 0, 1)
+    assert dup.duplicate and dup.state is None
+    written = pipe.states.store(key, two.state.state)
+    assert pipe.states.peek(key) == written
+    assert pipe.states.load(key, written) is two.state.state
+    assert AccountState.loads(written).offsets[0] == [0, 1]
+
+
+def test_touched_unpairs_a_cached_state_from_its_bytes():
+    cache = StateCache(capacity=4)
+    state = AccountState(watermark=5)
+    blob = cache.store(b"a", state)
+    state.watermark = 9
+    cache.touched(b"a", state)
+    assert cache.peek(b"a") is None and cache.load(b"a", blob).watermark == 5
+    other = AccountState(watermark=1)
+    cache.touched(b"b", other)  # never cached: nothing to unpair, nothing kept
+    assert cache.peek(b"b") is None and len(cache) == 1
+    assert cache.load(b"a", cache.store(b"a", state)) is state
 
 
 def test_an_invalidated_cache_decodes_afresh():
