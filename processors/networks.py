@@ -116,7 +116,11 @@ def family(code: str) -> str:
 #: the code of a signal carrying a network case (never an indicator: it is not scored)
 NETWORK_CASE: Final = "NETWORK_CASE"
 #: the codes a money finding is recorded under on the account that receives the money
-HUB_ROLES: Final = {"COLLECTOR_FAN_IN": "collector", "WAGES_COLLECTED": "controller"}
+HUB_ROLES: Final = {
+    "COLLECTOR_FAN_IN": "collector",
+    "WAGES_COLLECTED": "controller",
+    "EARNINGS_COLLECTED": "controller",
+}
 
 
 def hub(hits: list[IndicatorHit]) -> int:
