@@ -35,7 +35,11 @@ footprints of the typology (hotels in several cities, late-night cash): collecti
 people is not a crime, so a second sex-trafficking indicator, on the account or on the
 people paying it (processors/networks.py, whose payee groups link exactly these senders to
 this account), is needed to alert. It is the controller side of a money finding, so a
-network case names this account as its subject (``networks.HUB_ROLES``).
+network case names this account as its subject (``networks.HUB_ROLES``). In a network it
+says who collects, not what is collected: the case needs another indicator specific to sex
+trafficking among the members (``networks.LINK_ONLY_CODES``), since a personal trainer paid
+by two regular clients, one of whom travels for work (hotels in three cities), otherwise
+made a case.
 """
 
 from __future__ import annotations

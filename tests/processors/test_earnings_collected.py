@@ -150,3 +150,28 @@ def test_the_controller_is_the_subject_of_the_network_case_of_his_victims():
     members = {m["account_id"]: m for m in cases[0]["network"]["members"]}
     assert members["boss"]["role"] == "controller"
     assert {i["code"] for i in cases[0]["indicators"]} == {CODE, "AD_SITE_PAYMENTS"}
+
+
+def test_a_trainer_paid_by_two_clients_one_of_whom_travels_is_not_a_ring():
+    """Near miss of the case above: the clients' only flag is hotels in three cities (0.5,
+    a salesperson's); with the trainer's collections (0.5) the payee network adds up to 1.0,
+    but who collects from whom is not a crime (networks.LINK_ONLY_CODES): no case."""
+    recs = daily(["c1", "c2"], 3, step=2 * DAY, account="trainer", usd=60)
+    for d in range(3):
+        for c in ("c1", "c2"):
+            recs.append(
+                payment(
+                    f"{c}-out{d}",
+                    T0 + d * 2 * DAY + 9 * HOUR,
+                    c,
+                    channel="P2P",
+                    amount_minor=6_000,
+                    counterparty={"account_id": "trainer", "institution_id": "bank-test"},
+                )
+            )
+    recs += [hotel(f"c1-h{i}", T0 + i * DAY + 20 * HOUR, c, "c1") for i, c in enumerate("ABC")]
+    recs.sort(key=lambda r: r["event_time"])
+    res = run(recs, Engine(RULES), int(time.time() * 1000))
+    assert res.rejected == {}
+    assert {code for (_, code) in res.hits} == {CODE, "HOTEL_MULTI_CITY"}  # both fired
+    assert res.alerts == {}
