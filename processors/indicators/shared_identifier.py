@@ -24,10 +24,12 @@ counted by day 14 and could not add up with the controller's collected wages fou
 23 (harder simulated population, seed 7, 50,000 accounts: labour rings ring-7-0261 and
 ring-7-0276). Measured there on top of EARNINGS_COLLECTED: labour scenarios 51/57 -> 53/57,
 account precision 100% -> 100%, sex trafficking 51/54 and smuggling 57/61 unchanged, hard
-negatives 0/441 and background 0 unchanged. Without EARNINGS_COLLECTED the same renewal cost
-two sex-trafficking rings (45/54 -> 43/54, labour precision 98.1%; experiment of 2026-12-07),
-probably because a sex-trafficking ring's shared phone weighs only on labour and smuggling,
-so without a specific sex-trafficking finding on the account it pulled it toward labour.
+negatives 0/441 and background 0 unchanged. The renewal alone (without EARNINGS_COLLECTED,
+same rule set and watchlists): labour 51/57 -> 53/57 too, sex trafficking 45/54 unchanged,
+labour precision 100% -> 99.2% and wrong-typology alerts 8 -> 9 (a shared phone and hotels
+pulling an account to labour; attribution rule 4 now stops a shared identifier alerting on
+everyday footprints alone). An earlier measurement of this experiment (45/54 -> 43/54) ran
+without the simulated world's watchlists and is not comparable.
 
 The weight stays below the typology threshold: households share addresses and phones, so
 the link needs a second, per-account indicator to alert.
