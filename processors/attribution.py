@@ -29,6 +29,22 @@ the same evidence to be filed twice. The rule, applied every time an account is 
    address next to forwarded wages is labour evidence, not smuggling evidence, and a shared
    address next to structuring is one labour alert, not a labour and a smuggling alert.
 
+4. **A shared identifier needs more than everyday footprints.** An alert whose evidence
+   includes a shared identifier (SHARED_IDENTIFIER) fires only beside an indicator specific
+   to its typology or a suspicious money movement in itself (structuring, a funnel account:
+   ``MONEY_MOVEMENT``), never on everyday footprints alone (``names_a_crime``). Three adults
+   sharing one address, one of whom travels for work (hotels in three cities, 0.3 labour),
+   scored 0.7 + 0.3 = 1.0 labour and alerted: a household, which the same reasoning already
+   keeps out of network cases (processors/networks.py). Measured on the harder simulated
+   population (seed 7): no scenario lost, two wrong-typology smuggling alerts on labour
+   controllers (a shared phone and bus tickets) gone. Without the money-movement exception
+   it also lost a smuggling ring whose senders share a phone and each structure wires under
+   US$3,000 (FIN-2014-A008's escorted customers and row 20's structuring: smuggling 57/61 ->
+   56/61). Other ambiguous footprints keep alerting together: hotels in several cities,
+   tickets and ride-share bursts are the travelling sex-trafficking controller of
+   FINTRAC-2016-OA003, and requiring a specific indicator of every alert lost 3 of the 34
+   classic sex-trafficking scenarios and 2 of the 54 of the harder population.
+
 Consequences: a hit never scores twice; an account crosses the threshold of a second
 typology only on that typology's own specific evidence (plus ambiguous evidence that fits it
 best), so one pattern raises one alert. Removing evidence from a typology can never raise an
@@ -38,9 +54,27 @@ alert, so the engine re-scores only the typologies new hits are attributed to.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from processors.model import IndicatorHit, Typology
 from processors.rules import RuleSet
+
+#: codes whose hits do not name a crime with only everyday footprints beside them (rule 4)
+NEEDS_SPECIFIC: Final = frozenset({"SHARED_IDENTIFIER"})
+#: ambiguous codes that are suspicious money movement in themselves, not footprints of
+#: everyday life: keeping amounts under a reporting threshold (31 U.S.C. 5324 makes
+#: structuring an offence; FIN-2014-A008, FIN-2023-Alert001) and the funnel account
+#: (FIN-2020-A008, FATF 2018). With a shared identifier they name a crime (rule 4).
+MONEY_MOVEMENT: Final = frozenset({"STRUCTURING", "FUNNEL_ACCOUNT"})
+
+
+def names_a_crime(contributing: list[tuple[IndicatorHit, float]], rules: RuleSet) -> bool:
+    """Rule 4: whether an alert resting on ``contributing`` (its typology's hits) may fire:
+    always without a shared identifier; with one, only beside an indicator specific to the
+    typology or a suspicious money movement (``MONEY_MOVEMENT``)."""
+    if not any(h.code in NEEDS_SPECIFIC for h, _ in contributing):
+        return True
+    return any(len(rules.weights[h.code]) == 1 or h.code in MONEY_MOVEMENT for h, _ in contributing)
 
 
 def overlaps(a: IndicatorHit, b: IndicatorHit) -> bool:

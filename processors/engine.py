@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from processors import feedback
-from processors.attribution import attribute
+from processors.attribution import attribute, names_a_crime
 from processors.intel import IntelIndex
 from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
@@ -170,6 +170,8 @@ class Engine:
             spec = rules.typologies[typology]
             if score < spec.threshold:
                 continue
+            if not names_a_crime(contributing, rules):
+                continue  # a shared address and a traveller's hotels: a household
             previous = state.alerts.get(typology.value)
             if previous is not None and ev.event_time < previous[2]:
                 continue  # the open case for this pattern covers it (cooldown)

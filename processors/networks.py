@@ -18,7 +18,9 @@ of one beneficiary or of forwarded wages. It is bounded twice over:
   30 days for identifiers), and its red flags only while they would count on the account
   itself (their own window, never more than the score window of 14 days).
 * evidence: a case rests on at least one contributing indicator *specific* to its typology
-  (weighing on it alone). Customers sharing an identifier and footprints that fit several
+  (weighing on it alone) other than the collection that links its members
+  (``LINK_ONLY_CODES``: a trainer paid by two regular clients most days is not a ring
+  because one of them travels). Customers sharing an identifier and footprints that fit several
   typologies (hotels in several cities, structuring) do not say which crime, if any: three
   relatives sharing a home phone, one of whom travels for work, are not a labour case.
 * payees: a payee group holds the accounts paying one account *again and again* by
@@ -98,6 +100,18 @@ SUMMARY_IDS: Final = 5
 #: codes that are context in a network: counted in its score, never a reason for a member to
 #: be a subject (a sender paying a beneficiary who collects from many)
 CONTEXT_CODES: Final = frozenset({"COMMON_BENEFICIARY"})
+#: codes that say who collects the money linking a network's members, not what the money
+#: is: they count in the network's score, but a case needs another indicator specific to
+#: the typology besides them. EARNINGS_COLLECTED (two people paying one account on three
+#: days of a week) is also a personal trainer's or a child-minder's statement: with a
+#: client who travels for work (hotels in three cities, 0.5) the trainer's payee network
+#: added up to 1.0 and made a sex-trafficking case (tests/processors/test_earnings_collected.py)
+#: while no ring of the harder simulated population needs it (its six rings found through
+#: EARNINGS_COLLECTED carry ad-site payments, many small payers, after-hours venues, crypto in
+#: small multiples, or the controller's own hotels on one account). WAGES_COLLECTED is not
+#: one: it needs three senders on two paydays and the forwarded-wage shape, and the bunkhouse
+#: address it adds up with is the labour red flag of FIN-2014-A008.
+LINK_ONLY_CODES: Final = frozenset({"EARNINGS_COLLECTED"})
 #: the two sides of one money finding count once in a network
 FAMILY: Final = {
     "COMMON_BENEFICIARY": "COLLECTOR_FAN_IN",
@@ -116,7 +130,11 @@ def family(code: str) -> str:
 #: the code of a signal carrying a network case (never an indicator: it is not scored)
 NETWORK_CASE: Final = "NETWORK_CASE"
 #: the codes a money finding is recorded under on the account that receives the money
-HUB_ROLES: Final = {"COLLECTOR_FAN_IN": "collector", "WAGES_COLLECTED": "controller"}
+HUB_ROLES: Final = {
+    "COLLECTOR_FAN_IN": "collector",
+    "WAGES_COLLECTED": "controller",
+    "EARNINGS_COLLECTED": "controller",
+}
 
 
 def hub(hits: list[IndicatorHit]) -> int:
@@ -298,10 +316,16 @@ class Networks:
             if all(v >= spec.threshold for v in subjects.values()):
                 continue  # every contributor alerts alone: their own cases cover it
             strongest = max(
-                (w for h, w in contributing if len(self.rules.weights[h.code]) == 1), default=0.0
+                (
+                    w
+                    for h, w in contributing
+                    if len(self.rules.weights[h.code]) == 1 and h.code not in LINK_ONLY_CODES
+                ),
+                default=0.0,
             )
             if strongest == 0.0:
-                continue  # shared identifiers and ambiguous footprints do not name a crime
+                continue  # shared identifiers, ambiguous footprints and who collects from
+                # whom do not name a crime
             if len(customers) == 2 and strongest < self.policy.pair_min_weight:
                 continue  # a household's size: weak flags of two partners are not a ring
             network_id = _digest("network", *sorted(subjects))

@@ -13,6 +13,7 @@ from processors.indicators.cash_in_wire_out import CashInWireOut
 from processors.indicators.collector_fan_in import CollectorFanIn
 from processors.indicators.common_beneficiary import CommonBeneficiary
 from processors.indicators.crypto_small_multiples import CryptoSmallMultiples
+from processors.indicators.earnings_collected import EarningsCollected
 from processors.indicators.frequent_travel import FrequentTravel
 from processors.indicators.funnel_account import FunnelAccount
 from processors.indicators.hotel_multi_city import HotelMultiCity
@@ -56,6 +57,7 @@ CATALOG: dict[str, type[Detector]] = {
         WageForwarding,
         CollectorFanIn,
         WagesCollected,
+        EarningsCollected,
     )
 }
 

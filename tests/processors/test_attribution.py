@@ -8,7 +8,7 @@ smuggling collector's fees; one pattern on one account raises one alert.
 from __future__ import annotations
 
 from processors import rules
-from processors.attribution import attribute, overlaps, unexplained
+from processors.attribution import attribute, names_a_crime, overlaps, unexplained
 from processors.engine import Engine
 from processors.links import Signal
 from processors.model import IndicatorHit, Typology
@@ -123,3 +123,44 @@ def test_a_new_hit_rescores_only_the_typologies_it_is_attributed_to():
     res = ENGINE.apply_signal(state, signal("UNLICENSED_RECRUITER", "s2", T0 + HOUR), NOW)
     assert [a["typology"] for a in res.alerts] == [LT.value]
     assert res.alerts[0]["score"] == 1.3
+
+
+# ---------------------------------------------- rule 4: a shared identifier needs company
+
+
+def test_a_shared_address_and_a_travellers_hotels_are_a_household_not_an_alert():
+    """Three adults at one address, one travelling for work: SHARED_IDENTIFIER (0.7 labour)
+    and HOTEL_MULTI_CITY (0.3 labour) reach 1.0 but name no crime (rule 4)."""
+    assert score(hit("SHARED_IDENTIFIER"), hit("HOTEL_MULTI_CITY")) == {LT: 1.0}
+    state = AccountState()
+    raised = []
+    for sid, code in (("s1", "SHARED_IDENTIFIER"), ("s2", "HOTEL_MULTI_CITY")):
+        raised += ENGINE.apply_signal(state, signal(code, sid, T0 + HOUR), NOW).alerts
+    assert raised == [] and state.alerts == {}
+
+
+def test_a_shared_address_with_a_specific_labour_flag_alerts():
+    state = AccountState()
+    raised = []
+    for sid, code in (("s1", "SHARED_IDENTIFIER"), ("s2", "HOTEL_MULTI_CITY"),
+                      ("s3", "UNLICENSED_RECRUITER")):  # fmt: skip
+        raised += ENGINE.apply_signal(state, signal(code, sid, T0 + HOUR), NOW).alerts
+    assert [a["typology"] for a in raised] == [LT.value]
+    assert {i["code"] for i in raised[0]["indicators"]} == {
+        "SHARED_IDENTIFIER", "HOTEL_MULTI_CITY", "UNLICENSED_RECRUITER"
+    }  # fmt: skip
+
+
+def test_ambiguous_footprints_without_a_shared_identifier_still_alert():
+    """The travelling controller (hotels in several cities, tickets, rides: FINTRAC 2016)
+    needs no specific flag; only the shared identifier does."""
+    travel = [(hit(c), w) for c, w in (("HOTEL_MULTI_CITY", 0.5), ("FREQUENT_TRAVEL", 0.3),
+                                       ("RIDE_SHARE_BURST", 0.3))]  # fmt: skip
+    assert names_a_crime(travel, RULES)
+    assert not names_a_crime(
+        [(hit("SHARED_IDENTIFIER"), 0.7), (hit("FREQUENT_TRAVEL"), 0.3)], RULES
+    )
+    # Structuring is not an everyday footprint: senders sharing a phone who each keep their
+    # wires under US$3,000 name smuggling (FIN-2014-A008, row 17 with row 20).
+    assert names_a_crime([(hit("SHARED_IDENTIFIER"), 0.6), (hit("STRUCTURING"), 0.4)], RULES)
+    assert names_a_crime([(hit("SHARED_IDENTIFIER"), 0.6), (hit("CASH_IN_WIRE_OUT"), 0.65)], RULES)
