@@ -66,18 +66,11 @@ def check_channels(params: dict) -> frozenset[str]:
     return frozenset(params["channels"])
 
 
-class CollectorFanIn(Detector):
-    code = "COLLECTOR_FAN_IN"
-    name = "Many unrelated senders, each under US$3,000, into one account"
-    source = "FIN-2023-Alert001"
-    typologies = (Typology.HUMAN_SMUGGLING,)
-    defaults = {
-        "window_hours": 168,
-        "min_senders": 5,
-        "max_amount_usd": 3000,
-        "channels": ["WIRE", "REMITTANCE"],
-        "account_types": ["PERSONAL"],
-    }
+class CreditsFromSenders(Detector):
+    """A detector of the receiving side: credits (not payroll) into an account of
+    ``account_types`` by ``channels``, from a sender the feed names, in the amount range
+    :meth:`amount_counts` allows. The collector, the wage controller and the earnings
+    controller differ only in that range and in what they count."""
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -99,9 +92,29 @@ class CollectorFanIn(Detector):
             and ev.channel in self.channels
             and ev.account_type in self.account_types
             and not ev.payroll
-            and 0 <= ev.amount_usd < self.params["max_amount_usd"]
+            and self.amount_counts(ev.amount_usd)
             and sender_key(ev) is not None
         )
+
+    def amount_counts(self, amount_usd: float) -> bool:
+        raise NotImplementedError
+
+
+class CollectorFanIn(CreditsFromSenders):
+    code = "COLLECTOR_FAN_IN"
+    name = "Many unrelated senders, each under US$3,000, into one account"
+    source = "FIN-2023-Alert001"
+    typologies = (Typology.HUMAN_SMUGGLING,)
+    defaults = {
+        "window_hours": 168,
+        "min_senders": 5,
+        "max_amount_usd": 3000,
+        "channels": ["WIRE", "REMITTANCE"],
+        "account_types": ["PERSONAL"],
+    }
+
+    def amount_counts(self, amount_usd: float) -> bool:
+        return 0 <= amount_usd < self.params["max_amount_usd"]
 
     def entry(self, ev: PaymentEvent) -> list:
         return [ev.event_time, ev.event_id, sender_key(ev)]

@@ -44,17 +44,16 @@ made a case.
 
 from __future__ import annotations
 
-from processors.indicators.base import Detector, days
+from processors.indicators.base import days
 from processors.indicators.collector_fan_in import (
-    check_account_types,
-    check_channels,
+    CreditsFromSenders,
     sender_key,
 )
 from processors.indicators.common import DAY_MS, MAX_EVIDENCE_IDS
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 
-class EarningsCollected(Detector):
+class EarningsCollected(CreditsFromSenders):
     code = "EARNINGS_COLLECTED"
     name = "Several people hand one account money on most days"
     source = "FINTRAC-2016-OA003"
@@ -68,29 +67,8 @@ class EarningsCollected(Detector):
         "account_types": ["PERSONAL"],
     }
 
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        self.channels = check_channels(self.params)
-        self.account_types = check_account_types(self.params)
-
-    def could_accept(
-        self, account_type: str, direction: str, channel: str, mcc: int | None
-    ) -> bool:
-        return (
-            direction == "CREDIT"
-            and channel in self.channels
-            and account_type in self.account_types
-        )
-
-    def accepts(self, ev: PaymentEvent) -> bool:
-        return (
-            ev.direction == "CREDIT"
-            and ev.channel in self.channels
-            and ev.account_type in self.account_types
-            and not ev.payroll
-            and ev.amount_usd >= self.params["min_amount_usd"]
-            and sender_key(ev) is not None
-        )
+    def amount_counts(self, amount_usd: float) -> bool:
+        return amount_usd >= self.params["min_amount_usd"]
 
     def entry(self, ev: PaymentEvent) -> list:
         local_day = (ev.event_time + ev.utc_offset_minutes * 60_000) // DAY_MS

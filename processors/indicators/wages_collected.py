@@ -39,17 +39,16 @@ address, recruitment fees, low payroll) or the network of the workers it collect
 
 from __future__ import annotations
 
-from processors.indicators.base import HOUR_MS, Detector, days
+from processors.indicators.base import HOUR_MS, days
 from processors.indicators.collector_fan_in import (
-    check_account_types,
-    check_channels,
+    CreditsFromSenders,
     sender_key,
 )
 from processors.indicators.common import MAX_EVIDENCE_IDS
 from processors.model import IndicatorHit, PaymentEvent, Typology
 
 
-class WagesCollected(Detector):
+class WagesCollected(CreditsFromSenders):
     code = "WAGES_COLLECTED"
     name = "Several workers' forwarded wages collected by one account"
     source = "FIN-2014-A008"
@@ -69,29 +68,11 @@ class WagesCollected(Detector):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.channels = check_channels(self.params)
-        self.account_types = check_account_types(self.params)
         self.cluster_ms = int(self.params["cluster_hours"] * HOUR_MS)
         self.gap_ms = int(self.params["cycle_gap_hours"] * HOUR_MS)
 
-    def could_accept(
-        self, account_type: str, direction: str, channel: str, mcc: int | None
-    ) -> bool:
-        return (
-            direction == "CREDIT"
-            and channel in self.channels
-            and account_type in self.account_types
-        )
-
-    def accepts(self, ev: PaymentEvent) -> bool:
-        return (
-            ev.direction == "CREDIT"
-            and ev.channel in self.channels
-            and ev.account_type in self.account_types
-            and not ev.payroll
-            and ev.amount_usd >= self.params["min_amount_usd"]
-            and sender_key(ev) is not None
-        )
+    def amount_counts(self, amount_usd: float) -> bool:
+        return amount_usd >= self.params["min_amount_usd"]
 
     def entry(self, ev: PaymentEvent) -> list:
         return [ev.event_time, ev.event_id, sender_key(ev)]
