@@ -20,6 +20,16 @@ second is nothing against windows of days. So for an (account, typology) with a
 signal-driven alert on either side, what is checked is what holds regardless of timing: each
 alert is on the queue once, and the pair is one the backtest alerts too. Every other alert
 is compared by id, both ways; the kill test sizes its traffic for at least 200 of them.
+
+One more thing moves with timing: the subject of a network case. A case goes to the member
+that does not alert alone and has no open alert for the typology yet (processors/networks.py),
+so when a member's own case or report arrives first, the case goes to the next member of the
+same network. Offline, with the cross-account hop delayed and reordered by up to 1,000
+payments (the backtest's own engine; seeds 1-7 and 48581), 3 of 16 runs had such a pair, each
+a member of an injected labour ring, never one outside a network the backtest alerted. So a
+pair the backtest never alerted is allowed when every worker alert on it is a network case
+listing a member the backtest alerts for that typology (``network_moved``); anything else is
+a failure.
 """
 
 from __future__ import annotations
@@ -80,6 +90,8 @@ class Comparison:
     signal_expected: int = 0  # ... and in the backtest
     signal_unexpected: dict = field(default_factory=dict)  # such pairs the worker alerted
     # and the backtest never did: (worker, backtest)
+    network_moved: int = 0  # pairs the worker alerted only by network cases of networks
+    # the backtest alerted through another member (the case's subject moved)
 
     @property
     def holds(self) -> bool:
@@ -94,7 +106,8 @@ class Comparison:
             f"{len(self.missing_ids)} missing, {len(self.extra_ids)} unexpected; "
             f"signal-touched (account, typology) pairs: {self.signal_queued} alerts queued, "
             f"{self.signal_expected} in the backtest, {len(self.signal_unexpected)} pairs "
-            "the backtest never alerted"
+            f"the backtest never alerted; {self.network_moved} network cases moved to "
+            "another member"
         )
 
 
@@ -135,6 +148,23 @@ def compare(queued: list[dict], expected: dict[str, dict]) -> Comparison:
         return (f"{side} {alert['account_id']} {alert['typology']} [{codes}] "
                 f"evidence {evidence} last {alert['last_event_time']}")  # fmt: skip
 
+    def moved(key: tuple[str, str]) -> bool:
+        """Every worker alert on ``key`` is a network case whose network the backtest
+        alerted for the typology through another member."""
+        mine = [a for a in unique.values() if pair(a) == key]
+        return bool(mine) and all(
+            a.get("network") is not None
+            and any(
+                (m["account_id"], key[1]) in alerted
+                for m in a["network"]["members"]
+                if m["account_id"] != key[0]
+            )
+            for a in mine
+        )
+
+    alerted = {pair(a) for a in expected.values()}
+    unexpected = [key for key in mine_pairs if theirs_pairs[key] == 0]
+    shifted = {key for key in unexpected if moved(key)}
     details = [describe("missing", expected[i]) for i in sorted(theirs_exact - mine_exact)]
     details += [describe("unexpected", unique[i]) for i in sorted(mine_exact - theirs_exact)]
     return Comparison(
@@ -146,9 +176,8 @@ def compare(queued: list[dict], expected: dict[str, dict]) -> Comparison:
         extra_ids=sorted(mine_exact - theirs_exact),
         signal_queued=sum(mine_pairs.values()),
         signal_expected=sum(theirs_pairs.values()),
-        signal_unexpected={
-            key: (n, theirs_pairs[key]) for key, n in mine_pairs.items() if theirs_pairs[key] == 0
-        },
+        signal_unexpected={key: (mine_pairs[key], 0) for key in unexpected if key not in shifted},
+        network_moved=len(shifted),
         details=sorted(details, key=lambda d: d.split(" ", 1)[1]),
     )
 
