@@ -368,6 +368,7 @@ class Linker:
         controller: WagesCollected | None = None,
         payee_window_ms: int = 0,
         payee_max: int = 0,
+        score_window_ms: int = 0,
     ) -> None:
         self.shared = shared
         #: payee groups (0: off): members kept this long, at most payee_max + 1 of them
@@ -399,6 +400,23 @@ class Linker:
         #: an account re-reports a holder identifier it carries at most this often
         self.refresh_ms = max(MIN_REFRESH_MS, shared.window_ms // 4) if shared else 0
         self._by_code = {SHARED: shared, BENEFICIARY: beneficiary, WAGES: wages}
+        #: code -> how long one episode of a group's finding lasts before the group, still
+        #: qualifying, signals every member again (LinkIndex.add). The group's window, but
+        #: never more than half the score window (``score_window_ms``; 0: no cap): a finding
+        #: counts on an account for at most the score window after its signal
+        #: (Engine._score), so a shared bunkhouse address first seen on day 1 stopped counting
+        #: on day 14 while the group still held its customers until day 30, and could not
+        #: add up with the controller's collected wages found on day 23 (harder simulated
+        #: population of 2026-12, labour ring ring-7-0261). FIN-2014-A008's red flag is the
+        #: sharing, which lasts as long as the group does, not the day it was first seen.
+        #: The money groups' windows (7 days) are within the cap: unchanged.
+        self.episode_ms = {
+            det.code: (
+                min(det.window_ms, score_window_ms // 2) if score_window_ms else det.window_ms
+            )
+            for det in (shared, beneficiary, wages)
+            if det is not None
+        }
         #: code -> (fewest, most) distinct customers (or senders) that make a finding
         self.limits = {
             det.code: (
@@ -418,7 +436,11 @@ class Linker:
 
     @classmethod
     def from_detectors(
-        cls, detectors: tuple[Detector, ...], payee_window_ms: int = 0, payee_max: int = 0
+        cls,
+        detectors: tuple[Detector, ...],
+        payee_window_ms: int = 0,
+        payee_max: int = 0,
+        score_window_ms: int = 0,
     ) -> Linker:
         by_code = {d.code: d for d in detectors}
         return cls(
@@ -429,17 +451,20 @@ class Linker:
             by_code.get(CONTROLLER),  # type: ignore[arg-type]
             payee_window_ms,
             payee_max,
+            score_window_ms,
         )
 
     @classmethod
     def from_rules(cls, rules: RuleSet) -> Linker:
         """The links of a rule set: its cross-account indicators, and payee groups when it
-        turns network cases on (kept for its score window, capped at its network size)."""
+        turns network cases on (kept for its score window, capped at its network size);
+        findings renewed within its score window (``episode_ms``)."""
         on = rules.networks.enabled
         return cls.from_detectors(
             rules.detectors,
             rules.score_window_ms if on else 0,
             rules.networks.max_customers if on else 0,
+            rules.score_window_ms,
         )
 
     def owner_detector(self, code: str) -> Detector | None:
@@ -759,8 +784,10 @@ class LinkIndex:
         if n < need or n > most:
             group.since = 0
             return []
-        if group.since == 0 or group.watermark - group.since >= det.window_ms:
-            group.since = group.watermark  # a new episode: everyone is signalled
+        if group.since == 0 or group.watermark - group.since >= self.linker.episode_ms[code]:
+            # A new episode (the first, or the group still qualifies an episode later):
+            # everyone is signalled, so the finding keeps counting while it lasts.
+            group.since = group.watermark
             targets = list(members)
         elif replay:
             targets = list(members)

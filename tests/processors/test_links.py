@@ -295,6 +295,45 @@ def test_a_new_episode_after_a_window_gives_new_signal_ids():
     assert len(renewed[0]) == 3 and not ids & {s.signal_id for s in first}
 
 
+def test_a_shared_identifier_still_held_is_renewed_within_the_score_window():
+    # Under a rule set the finding lasts one episode of half the score window (7 days), not
+    # the group's 30-day window: it counts on an account for at most the score window after
+    # its signal, and the sharing has not stopped (Linker.episode_ms).
+    index = LinkIndex(Linker.from_rules(RULES))
+    assert index.linker.episode_ms[SHARED] == 7 * DAY
+    assert index.linker.episode_ms[BENEFICIARY] == 7 * DAY  # its own window: unchanged
+    group = IdentifierGroup()
+    first = feed(group, [link("a1", T0), link("a2", T0), link("a3", T0)], index)[2]
+    assert len(first) == 3
+    # Near miss: a member reporting again within the episode signals nobody.
+    assert feed(group, [link("a1", T0 + 7 * DAY - 1)], index) == [[]]
+    # An episode later the group still holds three customers: all of them are signalled
+    # again, with new ids and the new time, so the hit is fresh on each account.
+    renewed = feed(group, [link("a2", T0 + 7 * DAY)], index)[0]
+    assert sorted(s.account_id for s in renewed) == ["a1", "a2", "a3"]
+    assert {s.event_time for s in renewed} == {T0 + 7 * DAY}
+    assert not {s.signal_id for s in renewed} & {s.signal_id for s in first}
+    # Without a score window (the detectors alone) the episode is the group's window.
+    assert LINKER.episode_ms[SHARED] == 720 * HOUR
+
+
+def test_a_renewed_shared_identifier_adds_up_with_evidence_found_weeks_later():
+    # The bunkhouse of ring-7-0261 (harder simulated population): the address shared from
+    # day 1, the controller's collected wages found on day 23. The day-1 signal alone has
+    # expired from the score by then; the renewed one has not.
+    engine, index = Engine(RULES), LinkIndex(Linker.from_rules(RULES))
+    group, state = IdentifierGroup(), AccountState()
+    t = T0
+    while t <= T0 + 22 * DAY:
+        for sig in [s for lk in ("a1", "a2", "a3") for s in index.add(group, link(lk, t))]:
+            if sig.account_id == "a1":
+                engine.apply_signal(state, sig, NOW)
+        t += 3 * DAY
+    late = state.hits[SHARED].detected_event_time
+    assert late >= T0 + 14 * DAY  # renewed while the group lasted
+    assert T0 + 22 * DAY - late < RULES.score_window_ms  # still counts on day 22
+
+
 def test_five_senders_to_one_beneficiary_signal_four_do_not():
     def senders(n: int, benef: str) -> list[Link]:
         return [link(f"s{i}", T0 + i * HOUR, kind="beneficiary", ident=benef) for i in range(n)]
