@@ -18,7 +18,14 @@ from processors.intel import IntelIndex
 from processors.links import Signal
 from processors.model import IndicatorHit, PaymentEvent, Typology
 from processors.rules import RuleSet
-from processors.state import PAYMENTS, SIGNALS, AccountState, id_digest
+from processors.state import (
+    PAYMENTS,
+    SIGNALS,
+    AccountState,
+    alert_entry,
+    alert_record,
+    id_digest,
+)
 
 MAX_DISPATCH_KEYS: Final = 4096  # distinct (account type, direction, channel, mcc) remembered
 
@@ -87,9 +94,7 @@ class Engine:
         (same id, so the case queue drops the copy) in case the first send was lost."""
         digest = id_digest(trigger_id)
         if state.is_replay(source, partition, offset) or state.has_recent(source, digest):
-            again = [
-                rec for _id, trigger, _until, rec in state.alerts.values() if trigger == trigger_id
-            ]
+            again = [alert_record(e) for e in state.alerts.values() if e[1] == trigger_id]
             return StepResult(alerts=again, duplicate=True)
         if event_time > state.watermark:
             state.watermark = event_time
@@ -176,12 +181,9 @@ class Engine:
             if previous is not None and ev.event_time < previous[2]:
                 continue  # the open case for this pattern covers it (cooldown)
             record = self._alert(ev, typology, score, contributing, now_ms)
-            state.alerts[typology.value] = [
-                record["alert_id"],
-                ev.event_id,
-                ev.event_time + rules.cooldown_ms,
-                record,
-            ]
+            state.alerts[typology.value] = alert_entry(
+                record, ev.event_id, ev.event_time + rules.cooldown_ms
+            )
             alerts.append(record)
         return alerts
 
@@ -283,12 +285,9 @@ class Engine:
             return QUIET
         record = dict(case)
         record["detected_at"] = now_ms
-        state.alerts[typology] = [
-            record["alert_id"],
-            signal.signal_id,
-            signal.event_time + self.rules.cooldown_ms,
-            record,
-        ]
+        state.alerts[typology] = alert_entry(
+            record, signal.signal_id, signal.event_time + self.rules.cooldown_ms
+        )
         return StepResult(alerts=[record])
 
 

@@ -169,11 +169,7 @@ def summary(state: AccountState, rules: RuleSet) -> list:
     if not rows:
         return []
     rows.sort(key=lambda r: r[0])
-    alerted = {
-        typ: [rec[2], (rec[3].get("network") or {}).get("network_id", "")]
-        for typ, rec in state.alerts.items()
-        if rec[2] > t
-    }
+    alerted = {typ: [entry[2], entry[3]] for typ, entry in state.alerts.items() if entry[2] > t}
     return [rows, alerted]
 
 

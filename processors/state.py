@@ -17,15 +17,24 @@ hop re-sends on purpose after its own replays, and dispositions have rings of th
 offline backtest has no offsets and relies on the rings alone.
 
 Encoding. MessagePack (msgspec, in C) rather than JSON text: about half the bytes and a
-tenth of the time. Today's format is 4; formats 2 and 3 (JSON, with up to 1,024 remembered
-event ids) still load, so a worker upgraded in place keeps its accounts' history: their
-newest ids seed the rings and the offsets start unknown.
+tenth of the time. Today's format is 5. The record of an account's open alert is kept only so
+that a replayed trigger re-emits it, yet it was a third of a mature account's state and was
+walked on every encode and decode (bench/state_age.py): it is kept as one zlib-compressed
+MessagePack blob, beside the few fields read on every step (id, trigger, cooldown, network).
+Senders counted by the fan-in detectors are kept as 64-bit digests of their keys, not as
+the keys (hashes of 60-odd characters), since they are only ever compared.
+
+Older formats still load, so a worker upgraded in place keeps its accounts' history:
+format 4 (MessagePack with alert records and sender keys in the clear) is converted on
+load; formats 2 and 3 (JSON, with up to 1,024 remembered event ids) too, their newest ids
+seeding the rings and their offsets starting unknown.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,7 +42,9 @@ import msgspec
 
 from processors.model import IndicatorHit
 
-FORMAT: Final = 4  # 2/3: JSON with seen ids; 4: MessagePack, offsets and bounded id rings
+#: 2/3: JSON with seen ids; 4: MessagePack, offsets and bounded id rings; 5: alert records
+#: compressed, senders as digests
+FORMAT: Final = 5
 #: inputs with an offset of their own: index into ``AccountState.offsets`` and ``rings``
 PAYMENTS: Final = 0
 SIGNALS: Final = 1
@@ -47,6 +58,12 @@ RECENT_WINDOW_MS: Final = (24 * 3_600_000, 31 * 24 * 3_600_000, 31 * 24 * 3_600_
 #: ids of a legacy state carried into the rings when it is first read (its offsets unknown)
 LEGACY_CARRY: Final = 64
 
+#: slots whose entries hold a sender's key at index 2, as a digest since format 5
+#: (processors/indicators/collector_fan_in.py, many_small_payers.py)
+SENDER_SLOTS: Final = frozenset(
+    {"MANY_SMALL_PAYERS", "COLLECTOR_FAN_IN", "WAGES_COLLECTED", "EARNINGS_COLLECTED"}
+)
+
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder()
 
@@ -58,6 +75,30 @@ def id_digest(trigger_id: str) -> int:
     )
 
 
+def alert_entry(record: dict, trigger_id: str, until: int) -> list:
+    """An open alert as the state keeps it: [alert id, trigger id, cooldown until (event
+    time), network id or "", the record compressed] (read back by :func:`alert_record`)."""
+    network = record.get("network") or {}
+    blob = zlib.compress(_encoder.encode(record))
+    return [record["alert_id"], trigger_id, until, network.get("network_id", ""), blob]
+
+
+def alert_record(entry: list) -> dict:
+    """The alert record of an entry made by :func:`alert_entry`."""
+    record: dict = _decoder.decode(zlib.decompress(entry[4]))
+    return record
+
+
+def _upgrade_v4(slots: dict[str, list], alerts: dict[str, list]) -> None:
+    """Format 4 in place: alert records compressed, senders digested."""
+    for typology, (_id, trigger, until, record) in list(alerts.items()):
+        alerts[typology] = alert_entry(record, trigger, until)
+    for code in SENDER_SLOTS & slots.keys():
+        for e in slots[code]:
+            if isinstance(e[2], str):
+                e[2] = id_digest(e[2])
+
+
 @dataclass(slots=True)
 class AccountState:
     watermark: int = 0  # newest event time seen on the account
@@ -67,7 +108,8 @@ class AccountState:
     rings: list[list[int]] = field(default_factory=lambda: [[], [], []])
     slots: dict[str, list] = field(default_factory=dict)  # detector code -> entries
     hits: dict[str, IndicatorHit] = field(default_factory=dict)  # active hits by code
-    # typology -> [alert id, trigger event id, cooldown until (event time), alert record]
+    # typology -> [alert id, trigger event id, cooldown until (event time), network id or "",
+    # alert record compressed] (alert_entry, alert_record)
     alerts: dict[str, list] = field(default_factory=dict)
     # alert id -> [suppressed until (event time), indicator codes] (processors/feedback.py)
     suppressions: dict[str, list] = field(default_factory=dict)
@@ -120,10 +162,12 @@ class AccountState:
         if data[:1] == b"[":
             return cls._loads_legacy(data)
         row = _decoder.decode(data)
-        if not isinstance(row, list) or not row or row[0] != FORMAT:
-            fmt = row[0] if isinstance(row, list) and row else None
+        fmt = row[0] if isinstance(row, list) and row else None
+        if fmt not in (4, FORMAT):
             raise ValueError(f"account state format {fmt} not understood by this build")
         _fmt, watermark, offsets, rings, slots, hits, alerts, suppressions = row
+        if fmt == 4:
+            _upgrade_v4(slots, alerts)
         return cls(
             watermark=watermark,
             offsets=offsets,
@@ -151,6 +195,7 @@ class AccountState:
         for disposition_id, at in list(dispositions.items())[-RECENT_CAP:]:
             decided.append(id_digest(disposition_id))
             decided.append(int(at))
+        _upgrade_v4(slots, alerts)  # their alerts and slots are format 4's
         return cls(
             watermark=watermark,
             rings=[carried, list(carried), decided],

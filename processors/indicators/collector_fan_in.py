@@ -37,6 +37,7 @@ from __future__ import annotations
 from processors.indicators.base import Detector, days
 from processors.indicators.common import MAX_EVIDENCE_IDS
 from processors.model import TRANSFER_CHANNELS, IndicatorHit, PaymentEvent, Typology
+from processors.state import id_digest
 
 ACCOUNT_TYPES = ("PERSONAL", "BUSINESS")
 
@@ -50,6 +51,14 @@ def sender_key(ev: PaymentEvent) -> str | None:
     if ev.counterparty_account:
         return f"a{ev.counterparty_institution or ''}|{ev.counterparty_account}"
     return None
+
+
+def sender_digest(ev: PaymentEvent) -> int:
+    """The 64-bit digest of :func:`sender_key` the slots keep (processors/state.py: format 5):
+    senders are only ever compared, and the key is a hash of 60-odd characters."""
+    key = sender_key(ev)
+    assert key is not None  # accepts() admits only credits whose sender is known
+    return id_digest(key)
 
 
 def check_account_types(params: dict) -> frozenset[str]:
@@ -117,7 +126,7 @@ class CollectorFanIn(CreditsFromSenders):
         return 0 <= amount_usd < self.params["max_amount_usd"]
 
     def entry(self, ev: PaymentEvent) -> list:
-        return [ev.event_time, ev.event_id, sender_key(ev)]
+        return [ev.event_time, ev.event_id, sender_digest(ev)]
 
     def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
         p = self.params

@@ -47,7 +47,7 @@ from __future__ import annotations
 from processors.indicators.base import days
 from processors.indicators.collector_fan_in import (
     CreditsFromSenders,
-    sender_key,
+    sender_digest,
 )
 from processors.indicators.common import DAY_MS, MAX_EVIDENCE_IDS
 from processors.model import IndicatorHit, PaymentEvent, Typology
@@ -72,7 +72,7 @@ class EarningsCollected(CreditsFromSenders):
 
     def entry(self, ev: PaymentEvent) -> list:
         local_day = (ev.event_time + ev.utc_offset_minutes * 60_000) // DAY_MS
-        return [ev.event_time, ev.event_id, sender_key(ev), local_day]
+        return [ev.event_time, ev.event_id, sender_digest(ev), local_day]
 
     def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
         p = self.params

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from processors.indicators.base import Detector, days
 from processors.model import IndicatorHit, PaymentEvent, Typology
+from processors.state import id_digest
 
 _INCOMING_CHANNELS = frozenset({"P2P", "CARD_NOT_PRESENT", "ACH", "WIRE", "REMITTANCE", "OTHER"})
 
@@ -34,7 +35,9 @@ class ManySmallPayers(Detector):
         )
 
     def entry(self, ev: PaymentEvent) -> list:
-        return [ev.event_time, ev.event_id, ev.counterparty_account or ev.counterparty_name_hash]
+        # A digest of the payer (processors/state.py: format 5): payers are only counted.
+        payer = ev.counterparty_account or ev.counterparty_name_hash
+        return [ev.event_time, ev.event_id, id_digest(payer or "")]
 
     def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
         p = self.params

@@ -42,7 +42,7 @@ from __future__ import annotations
 from processors.indicators.base import HOUR_MS, days
 from processors.indicators.collector_fan_in import (
     CreditsFromSenders,
-    sender_key,
+    sender_digest,
 )
 from processors.indicators.common import MAX_EVIDENCE_IDS
 from processors.model import IndicatorHit, PaymentEvent, Typology
@@ -75,7 +75,7 @@ class WagesCollected(CreditsFromSenders):
         return amount_usd >= self.params["min_amount_usd"]
 
     def entry(self, ev: PaymentEvent) -> list:
-        return [ev.event_time, ev.event_id, sender_key(ev)]
+        return [ev.event_time, ev.event_id, sender_digest(ev)]
 
     def evaluate(self, slot: list[list], ev: PaymentEvent) -> IndicatorHit | None:
         p = self.params

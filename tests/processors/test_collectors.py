@@ -27,7 +27,7 @@ from processors.links import (
     LinkIndex,
 )
 from processors.model import Typology
-from processors.state import AccountState
+from processors.state import AccountState, alert_record
 from processors.validation import to_event
 from tests.support import check_measured_hit, payment
 
@@ -74,7 +74,7 @@ def test_five_senders_under_the_msb_limit_within_a_week_make_the_collector():
     assert found[0].source == "FIN-2023-Alert001"
     # Alone it alerts: the receiving account is the subject the advisories describe.
     assert list(state.alerts) == [Typology.HUMAN_SMUGGLING.value]
-    alert = state.alerts[Typology.HUMAN_SMUGGLING.value][3]
+    alert = alert_record(state.alerts[Typology.HUMAN_SMUGGLING.value])
     assert [i["code"] for i in alert["indicators"]] == [COLLECTOR] and alert["score"] == 1.0
 
 

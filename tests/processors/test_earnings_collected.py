@@ -15,7 +15,7 @@ from processors import rules
 from processors.engine import Engine
 from processors.model import Typology
 from processors.replay import run
-from processors.state import AccountState
+from processors.state import AccountState, alert_record
 from processors.validation import to_event
 from tests.support import check_measured_hit, hotel, payment
 
@@ -76,7 +76,7 @@ def test_with_motels_in_three_cities_the_controller_alerts_for_sex_trafficking()
     recs += [hotel(f"h{i}", T0 + (i + 3) * DAY, c, "boss") for i, c in enumerate("ABC")]
     _, state = hits_of(recs)
     assert list(state.alerts) == [Typology.SEX_TRAFFICKING.value]
-    alert = state.alerts[Typology.SEX_TRAFFICKING.value][3]
+    alert = alert_record(state.alerts[Typology.SEX_TRAFFICKING.value])
     assert {i["code"] for i in alert["indicators"]} == {CODE, "HOTEL_MULTI_CITY"}
 
 

@@ -8,6 +8,7 @@ an alerted account whose alert an analyst closed as a false positive.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from processors import feedback
 from processors import rules as rules_mod
 from processors.engine import Engine
-from processors.state import FORMAT, RECENT_CAP, AccountState, StateCache
+from processors.state import FORMAT, RECENT_CAP, AccountState, StateCache, alert_record
 from processors.validation import to_event
 from tests.processors.test_engine import (
     DAY,
@@ -30,8 +31,12 @@ from tests.processors.test_engine import (
     rec,
     sex_pattern,
 )
+from tests.processors.test_indicators import p2p_in
 
 LEGACY = json.loads((Path(__file__).parent / "fixtures" / "account_state_v3.json").read_text())
+#: format 4 (MessagePack, alert records and senders in the clear), written by that build's own
+#: code (commit 85fbc4c): an alerted account with nine small credits from four payers
+V4 = json.loads((Path(__file__).parent / "fixtures" / "account_state_v4.json").read_text())
 GROCERY = {"merchant_id": "shop", "mcc": "5411"}
 
 
@@ -146,7 +151,7 @@ def test_unknown_format_is_refused():
     blob = msgspec.msgpack.encode([99, 0])
     with pytest.raises(ValueError, match="format 99"):
         AccountState.loads(blob)
-    assert FORMAT == 4
+    assert FORMAT == 5
 
 
 def test_legacy_state_keeps_its_history_and_completes_the_pattern():
@@ -308,3 +313,36 @@ def test_an_invalidated_cache_decodes_afresh():
     assert again is not state and again == AccountState.loads(blob)
     cache.store(b"a", again)
     assert cache.peek(b"a") == blob  # usable again once refilled
+
+
+def test_format_4_state_keeps_its_alert_and_its_payers():
+    """The upgrade from format 4: the stored alert is re-emitted for its replayed trigger,
+    exactly as written; the payers kept in the clear are the same payers as the digests
+    the new build keeps (a payer seen before is not counted twice), so MANY_SMALL_PAYERS
+    fires at the fifth payer, not at the tenth payment from four."""
+    from processors import rules
+
+    engine = Engine(rules.load())
+    old = AccountState.loads(base64.b64decode(V4["state"]))
+    (entry,) = old.alerts.values()
+    assert alert_record(entry) == V4["alert"] and entry[0] == V4["alert"]["alert_id"]
+    assert all(isinstance(e[2], int) for e in old.slots["MANY_SMALL_PAYERS"])
+    trigger = next(r for r in sex_pattern() if r["event_id"] == entry[1])
+    again = engine.step(old, to_event(trigger, NOW), NOW, partition=0, offset=3)
+    assert again.duplicate and again.alerts == [V4["alert"]]
+    t = max(e[0] for e in old.slots["MANY_SMALL_PAYERS"]) + HOUR
+    tenth = engine.step(old, to_event(p2p_in("p9", t, "payer-0"), NOW), NOW, 0, 200)
+    assert "MANY_SMALL_PAYERS" not in {h.code for h in tenth.hits}  # still four payers
+    fifth = engine.step(old, to_event(p2p_in("p10", t + HOUR, "payer-4"), NOW), NOW, 0, 201)
+    assert "MANY_SMALL_PAYERS" in {h.code for h in fifth.hits}
+    restored = AccountState.loads(old.dumps())  # written back as format 5
+    assert restored.dumps() == old.dumps() and restored.alerts == old.alerts
+
+
+def test_alert_records_are_stored_compressed(engine):
+    """A stored alert costs a fraction of its record (it is read back only on a replay)."""
+    state = AccountState()
+    (alert,) = alerts_of(feed(engine, state, sex_pattern()))
+    (entry,) = state.alerts.values()
+    assert alert_record(entry) == alert
+    assert len(entry[4]) < len(msgspec.msgpack.encode(alert)) * 0.7

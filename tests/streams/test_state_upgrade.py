@@ -100,5 +100,5 @@ def test_upgraded_worker_keeps_history_from_the_old_changelog(stack, tmp_path):
         consumer.close()
     assert newest.key() == account and newest.value()[:1] != b"["
     state = AccountState.loads(newest.value())
-    assert FORMAT == 4 and "LATE_NIGHT_CASH" in state.hits and "HOTEL_MULTI_CITY" in state.hits
+    assert FORMAT == 5 and "LATE_NIGHT_CASH" in state.hits and "HOTEL_MULTI_CITY" in state.hits
     assert len(newest.value()) < len(LEGACY["half_pattern"]) / 8
