@@ -93,8 +93,8 @@ def _upgrade_v4(slots: dict[str, list], alerts: dict[str, list]) -> None:
     """Format 4 in place: alert records compressed, senders digested."""
     for typology, (_id, trigger, until, record) in list(alerts.items()):
         alerts[typology] = alert_entry(record, trigger, until)
-    for code in SENDER_SLOTS & slots.keys():
-        for e in slots[code]:
+    for code in SENDER_SLOTS:
+        for e in slots.get(code, ()):
             if isinstance(e[2], str):
                 e[2] = id_digest(e[2])
 

@@ -80,7 +80,7 @@ class EarningsCollected(CreditsFromSenders):
         need_days = int(p["min_days"])
         if len(slot) < need_senders * need_days:
             return None
-        days_of: dict[str, set[int]] = {}
+        days_of: dict[int, set[int]] = {}  # sender digest -> local days
         for e in slot:
             days_of.setdefault(e[2], set()).add(e[3])
         regular = {s for s, d in days_of.items() if len(d) >= need_days}

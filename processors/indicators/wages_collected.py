@@ -84,8 +84,8 @@ class WagesCollected(CreditsFromSenders):
             return None
         # A wage comes once a pay period: a sender paying again between paydays (daily
         # takings handed over, a friend settling up) is not forwarding wages.
-        last: dict[str, int] = {}
-        irregular: set[str] = set()
+        last: dict[int, int] = {}  # sender digest -> last credit
+        irregular: set[int] = set()
         for e in slot:
             prev = last.get(e[2])
             if prev is not None and self.cluster_ms <= e[0] - prev < self.gap_ms:
@@ -93,7 +93,7 @@ class WagesCollected(CreditsFromSenders):
             if prev is None or e[0] - prev >= self.cluster_ms:
                 last[e[2]] = e[0]
         # Paydays: credits within cluster_ms of the first one (the slot is in time order).
-        paydays: list[tuple[int, set[str], list[str]]] = []
+        paydays: list[tuple[int, set[int], list[str]]] = []
         start = -1
         for e in slot:
             if e[2] in irregular:
@@ -104,14 +104,14 @@ class WagesCollected(CreditsFromSenders):
             paydays[-1][1].add(e[2])
             paydays[-1][2].append(e[1])
         full = [d for d in paydays if len(d[1]) >= need]
-        cycles: list[tuple[int, set[str], list[str]]] = []
+        cycles: list[tuple[int, set[int], list[str]]] = []
         for d in full:
             if not cycles or d[0] - cycles[-1][0] >= self.gap_ms:
                 cycles.append(d)
         if len(cycles) < p["min_cycles"]:
             return None
-        seen: set[str] = set()
-        recurring: set[str] = set()
+        seen: set[int] = set()
+        recurring: set[int] = set()
         for d in cycles:
             recurring |= d[1] & seen
             seen |= d[1]
