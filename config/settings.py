@@ -30,6 +30,10 @@ def _env(name: str, environ: dict[str, str]) -> str | None:
     return value.strip()
 
 
+#: Kafka's batch codecs, as aiokafka (through cramjam) and librdkafka both read them.
+PRODUCER_CODECS = ("none", "lz4", "zstd", "gzip", "snappy")
+
+
 def _int(name: str, default: int, environ: dict[str, str], lo: int, hi: int) -> int:
     raw = _env(name, environ)
     if raw is None:
@@ -195,6 +199,7 @@ class Settings:
     batch_settle_ms: int
     state_cache_accounts: int  # decoded account states kept between batches (0 = none)
     producer_linger_ms: int  # how long the worker's producer gathers records per request
+    producer_compression: str  # codec of the worker's produced batches ("none" for none)
     max_future_skew_s: int
     case_dedup_ttl_s: int
     # Delivery: analyst feedback and case handling.
@@ -323,6 +328,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         batch_settle_ms=_int("CB_BATCH_SETTLE_MS", 2, env, 1, 1_000),
         state_cache_accounts=_int("CB_STATE_CACHE_ACCOUNTS", 20_000, env, 0, 10_000_000),
         producer_linger_ms=_int("CB_PRODUCER_LINGER_MS", 5, env, 0, 1_000),
+        producer_compression=_choice(
+            "CB_PRODUCER_COMPRESSION", "lz4", PRODUCER_CODECS, env
+        ),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),
         case_dedup_ttl_s=_int("CB_CASE_DEDUP_TTL_S", 30 * 86_400, env, 60, 10 * 365 * 86_400),
         fp_suppress_hours=_int("CB_FP_SUPPRESS_HOURS", 30 * 24, env, 0, 10 * 365 * 24),

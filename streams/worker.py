@@ -208,6 +208,12 @@ def make_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
         producer_linger=settings.producer_linger_ms / 1000,
+        # Account states are MessagePack with many repeated ids and times: compressed
+        # batches cut the bytes the worker writes to its socket and the broker to its log
+        # (docs/benchmarks.md), which on this machine share the worker's two cores.
+        producer_compression_type=(
+            None if settings.producer_compression == "none" else settings.producer_compression
+        ),
         # How often source offsets are committed: after a crash, at most this much input is
         # delivered again (and skipped as seen, the state remembering its input offsets).
         broker_commit_interval=settings.commit_interval_ms / 1000,
