@@ -34,9 +34,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: app ids of this process's runs: their topics are deleted when the benchmark ends
+RUN_APPS: list[str] = []
+
+
 def isolated(tag: str, tmp: Path, partitions: int, **overrides: str) -> dict[str, str]:
     """Environment of one benchmark run: its own app id and topics on the shared stack."""
     base = settings_mod.load()
+    RUN_APPS.append(f"bench-{tag}")
     env = {
         **os.environ,
         "CB_KAFKA_BOOTSTRAP": base.kafka_bootstrap,
@@ -68,6 +73,18 @@ def provision(env: dict[str, str]) -> dict[str, str]:
     grant_app(settings)
     ensure_topics(settings)
     return env
+
+
+def delete_run_topics() -> int:
+    """Delete the topics of every run this process made: the apps' own (``bench-<tag>-``)
+    and the Quix Streams peer's changelogs (``changelog__bench-<tag>-``). A mature run
+    leaves about 3 GB of changelog behind, so repeated benchmarks would fill the disk."""
+    from streams.topics import delete_topics_named
+
+    apps = tuple(dict.fromkeys(RUN_APPS))
+    prefixes = tuple(f"{app}-" for app in apps) + tuple(f"changelog__{app}-" for app in apps)
+    RUN_APPS.clear()
+    return len(delete_topics_named(settings_mod.load(), prefixes))
 
 
 def admin_login_env(settings: Any) -> dict[str, str]:

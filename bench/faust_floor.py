@@ -17,7 +17,7 @@ import logging
 import faust
 
 from config.settings import load
-from streams.batching import take_settled
+from streams.batching import consumer_backlog, take_settled
 from streams.worker import make_app
 
 
@@ -31,7 +31,15 @@ def main() -> None:
     @app.agent(payments, concurrency=1)
     async def count(stream: faust.StreamT) -> None:
         seen = 0
-        async for events in take_settled(stream, settings.batch_max, settle, within):
+        batches = take_settled(
+            stream,
+            settings.batch_max,
+            settle,
+            within,
+            backlog=consumer_backlog(app, settings.topic_payments),
+            within_backlog=settings.batch_backlog_within_ms / 1000,
+        )
+        async for events in batches:
             seen += len(events)
 
     @app.task

@@ -50,8 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-seconds", type=float, default=60)
     p.add_argument("--no-peer", action="store_true", help="skip the Quix Streams peer")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument(
+        "--keep-topics", action="store_true", help="leave the runs' topics on the broker"
+    )
     args = p.parse_args(argv)
-    parts = args.only or list(PARTS)
+    try:
+        return measure(args, args.only or list(PARTS))
+    finally:
+        if not args.keep_topics:
+            from bench import common
+
+            common.delete_run_topics()
+
+
+def measure(args: argparse.Namespace, parts: list[str]) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     say(f"machine: {os.cpu_count()} cores; broker, worker and producer share them")
     result: dict[str, Any] = {}

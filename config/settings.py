@@ -197,6 +197,7 @@ class Settings:
     batch_max: int
     batch_within_ms: int
     batch_settle_ms: int
+    batch_backlog_within_ms: int  # how long a batch may grow while the worker is far behind
     state_cache_accounts: int  # decoded account states kept between batches (0 = none)
     producer_linger_ms: int  # how long the worker's producer gathers records per request
     producer_compression: str  # codec of the worker's produced batches ("none" for none)
@@ -323,14 +324,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
         commit_interval_ms=_int("CB_COMMIT_INTERVAL_MS", 1000, env, 50, 600_000),
-        batch_max=_int("CB_BATCH_MAX", 500, env, 1, 100_000),
+        batch_max=_int("CB_BATCH_MAX", 2_000, env, 1, 100_000),
         batch_within_ms=_int("CB_BATCH_WITHIN_MS", 50, env, 1, 10_000),
         batch_settle_ms=_int("CB_BATCH_SETTLE_MS", 2, env, 1, 1_000),
+        batch_backlog_within_ms=_int("CB_BATCH_BACKLOG_WITHIN_MS", 500, env, 1, 60_000),
         state_cache_accounts=_int("CB_STATE_CACHE_ACCOUNTS", 20_000, env, 0, 10_000_000),
         producer_linger_ms=_int("CB_PRODUCER_LINGER_MS", 5, env, 0, 1_000),
-        producer_compression=_choice(
-            "CB_PRODUCER_COMPRESSION", "lz4", PRODUCER_CODECS, env
-        ),
+        producer_compression=_choice("CB_PRODUCER_COMPRESSION", "none", PRODUCER_CODECS, env),
         max_future_skew_s=_int("CB_MAX_FUTURE_SKEW_S", 300, env, 0, 86_400),
         case_dedup_ttl_s=_int("CB_CASE_DEDUP_TTL_S", 30 * 86_400, env, 60, 10 * 365 * 86_400),
         fp_suppress_hours=_int("CB_FP_SUPPRESS_HOURS", 30 * 24, env, 0, 10 * 365 * 24),

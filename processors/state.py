@@ -17,17 +17,24 @@ hop re-sends on purpose after its own replays, and dispositions have rings of th
 offline backtest has no offsets and relies on the rings alone.
 
 Encoding. MessagePack (msgspec, in C) rather than JSON text: about half the bytes and a
-tenth of the time. Today's format is 5. The record of an account's open alert is kept only so
-that a replayed trigger re-emits it, yet it was a third of a mature account's state and was
-walked on every encode and decode (bench/state_age.py): it is kept as one zlib-compressed
-MessagePack blob, beside the few fields read on every step (id, trigger, cooldown, network).
-Senders counted by the fan-in detectors are kept as 64-bit digests of their keys, not as
-the keys (hashes of 60-odd characters), since they are only ever compared.
+tenth of the time, then Zstandard at level 1 (cramjam, in Rust): a mature account's state is
+mostly event ids (hex), digests and times; 20,000 states written on days 75-90 of the
+mature population (docs/benchmarks.md) compress to 0.37 of their 8.6 KB mean in 56 us each
+(LZ4: 0.49 in 20 us; zlib: 0.41 in 122 us), so the worker writes that much less to RocksDB,
+its changelog and the broker. Today's
+format is 6: format 5's row, compressed behind one byte. The record of an account's open
+alert is kept only so that a replayed trigger re-emits it, yet it was a third of a mature
+account's state and was walked on every encode and decode (bench/state_age.py): it is kept
+as one zlib-compressed MessagePack blob, beside the few fields read on every step (id,
+trigger, cooldown, network). Senders counted by the fan-in detectors are kept as 64-bit
+digests of their keys, not as the keys (hashes of 60-odd characters), since they are only
+ever compared.
 
 Older formats still load, so a worker upgraded in place keeps its accounts' history:
-format 4 (MessagePack with alert records and sender keys in the clear) is converted on
-load; formats 2 and 3 (JSON, with up to 1,024 remembered event ids) too, their newest ids
-seeding the rings and their offsets starting unknown.
+format 5 (the same row, uncompressed) as it is; format 4 (MessagePack with alert records
+and sender keys in the clear) is converted on load; formats 2 and 3 (JSON, with up to 1,024
+remembered event ids) too, their newest ids seeding the rings and their offsets starting
+unknown.
 """
 
 from __future__ import annotations
@@ -38,13 +45,16 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Final
 
+import cramjam
 import msgspec
 
 from processors.model import IndicatorHit
 
 #: 2/3: JSON with seen ids; 4: MessagePack, offsets and bounded id rings; 5: alert records
-#: compressed, senders as digests
-FORMAT: Final = 5
+#: compressed, senders as digests; 6: format 5's row compressed (zstd) behind :data:`COMPRESSED`
+FORMAT: Final = 6
+#: first byte of a format 6 state (a MessagePack row starts with 0x98, legacy JSON with "[")
+COMPRESSED: Final = b"\x06"
 #: inputs with an offset of their own: index into ``AccountState.offsets`` and ``rings``
 PAYMENTS: Final = 0
 SIGNALS: Final = 1
@@ -142,7 +152,7 @@ class AccountState:
             del ring[:drop]
 
     def dumps(self) -> bytes:
-        return _encoder.encode(
+        row = _encoder.encode(
             (
                 FORMAT,
                 self.watermark,
@@ -154,16 +164,22 @@ class AccountState:
                 self.suppressions,
             )
         )
+        return COMPRESSED + bytes(cramjam.zstd.compress(row, level=1))
 
     @classmethod
     def loads(cls, data: bytes | None) -> AccountState:
         if not data:
             return cls()
-        if data[:1] == b"[":
+        if data[:1] == COMPRESSED:
+            row = _decoder.decode(bytes(cramjam.zstd.decompress(data[1:])))
+            if not (isinstance(row, list) and row and row[0] == FORMAT):
+                raise ValueError("account state: compressed, but not a format 6 row")
+        elif data[:1] == b"[":
             return cls._loads_legacy(data)
-        row = _decoder.decode(data)
+        else:
+            row = _decoder.decode(data)
         fmt = row[0] if isinstance(row, list) and row else None
-        if fmt not in (4, FORMAT):
+        if fmt not in (4, 5, FORMAT):
             raise ValueError(f"account state format {fmt} not understood by this build")
         _fmt, watermark, offsets, rings, slots, hits, alerts, suppressions = row
         if fmt == 4:

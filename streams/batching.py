@@ -11,6 +11,15 @@ machine the worker drained a backlog at about 800 events/s with 5 ms and 1,350 w
 seconds (nothing more is waiting in the consumer: light traffic pays about ``settle``), at
 ``max`` events, or ``within`` after the batch's first event while a backlog keeps it growing.
 
+A worker far behind (``backlog()`` at least ``max`` records when a batch starts: after a
+restart, an outage upstream, a burst) lets its batch grow for ``within_backlog`` instead,
+and a pause between two fetches does not end it (the records are there). Taking events off
+the stream costs Faust about as much as detecting on them, so a short ``within`` cuts a
+backlog into batches of a few hundred, and every batch writes each account it touched once:
+larger batches write fewer, larger-per-batch but fewer-per-event states (docs/benchmarks.md).
+The events of a backlog wait anyway; paced traffic, which the worker keeps up with, still
+goes at ``within``.
+
 The stream's own acks are off while this runs, and a batch's events are acked only when the
 caller asks for the next batch, that is after it has processed them; a crash or an error
 before then leaves them unacked, so they are delivered again (and recognised as seen by the
@@ -20,12 +29,17 @@ account state, processors/state.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 
 async def take_settled(
-    stream: Any, max_: int, settle: float, within: float
+    stream: Any,
+    max_: int,
+    settle: float,
+    within: float,
+    backlog: Callable[[], int] | None = None,
+    within_backlog: float = 0.0,
 ) -> AsyncIterator[list[Any]]:
     events: list[Any] = []
     full = asyncio.Event()
@@ -54,6 +68,8 @@ async def take_settled(
     try:
         while not stream.should_stop:
             first_at = 0.0
+            limit = within
+            behind = False
             seen = 0
             while not full.is_set():
                 await stream.wait_for_stopped(full, timeout=settle)
@@ -62,7 +78,9 @@ async def take_settled(
                     continue
                 if seen == 0:
                     first_at = loop.time()
-                elif n == seen or loop.time() - first_at >= within:
+                    behind = backlog is not None and backlog() >= max_
+                    limit = max(within, within_backlog) if behind else within
+                elif (n == seen and not behind) or loop.time() - first_at >= limit:
                     break
                 seen = n
             open_.clear()  # no await since the check: the batch is exactly ``events``
@@ -79,3 +97,24 @@ async def take_settled(
     finally:
         stream.enable_acks = acks
         stream._processors.remove(collect)
+
+
+def consumer_backlog(app: Any, topic: str) -> Callable[[], int]:
+    """How many records of ``topic`` this worker's assigned partitions hold beyond what its
+    stream has taken, from the consumer's last fetch responses and the stream's read
+    offsets: memory only, no broker round trip (as the lag metric, streams/worker.py)."""
+
+    def backlog() -> int:
+        consumer = app.consumer
+        read = app.monitor.tp_read_offsets
+        behind = 0
+        for tp in consumer.assignment():
+            if tp.topic != topic:
+                continue
+            highwater = consumer.highwater(tp)
+            taken = read.get(tp)
+            if highwater is not None and taken is not None:
+                behind += max(0, highwater - taken - 1)
+        return behind
+
+    return backlog

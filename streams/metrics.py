@@ -145,6 +145,11 @@ EVENT_LATENCY = BatchHistogram(
     "Payment produced to Kafka -> processed by the worker (its batch's state written), per event",
     LATENCY_BUCKETS,
 )
+BATCH_EVENTS = BatchHistogram(
+    "chainbreaker_batch_events",
+    "Payments per batch of the detect agent (large while it drains a backlog)",
+    (1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
 END_TO_END = Histogram(
     "chainbreaker_end_to_end_latency_seconds",
     "Triggering payment produced to Kafka -> alert on the institution's case queue",

@@ -97,6 +97,21 @@ def ensure_topics(
     return created
 
 
+def delete_topics_named(
+    settings: Settings, prefixes: tuple[str, ...], timeout: float = 60.0
+) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes``, as the operator (tests
+    and benchmarks clean up the apps they made); return the names deleted."""
+    if not prefixes:
+        return []
+    admin = AdminClient(clients.kafka_config(settings, clients.ADMIN, {"log_level": 3}))
+    doomed = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefixes)]
+    for start in range(0, len(doomed), 100):
+        for future in admin.delete_topics(doomed[start : start + 100]).values():
+            future.result(timeout=timeout)
+    return doomed
+
+
 def main(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="chainbreaker topics", description=__doc__).parse_args(argv)
     settings = load()

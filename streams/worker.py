@@ -44,7 +44,7 @@ from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
 from streams import metrics, state_store
 from streams import router as case_router
-from streams.batching import take_settled
+from streams.batching import consumer_backlog, take_settled
 from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, Pending, dead_letter_headers
 from streams.rules_feed import RulesFeed
@@ -208,9 +208,9 @@ def make_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # Changelog and alert records batch for up to 5 ms: fewer produce requests per event.
         producer_linger=settings.producer_linger_ms / 1000,
-        # Account states are MessagePack with many repeated ids and times: compressed
-        # batches cut the bytes the worker writes to its socket and the broker to its log
-        # (docs/benchmarks.md), which on this machine share the worker's two cores.
+        # Off by default: lz4 batches halved the changelog on the broker but cost the worker
+        # 60% more CPU per event (aiokafka builds them in Python; docs/benchmarks.md). The
+        # account states compress themselves (processors/state.py, format 6).
         producer_compression_type=(
             None if settings.producer_compression == "none" else settings.producer_compression
         ),
@@ -488,8 +488,11 @@ def build_app(
             settings.batch_max,
             settle=settings.batch_settle_ms / 1000,
             within=settings.batch_within_ms / 1000,
+            backlog=consumer_backlog(app, settings.topic_payments),
+            within_backlog=settings.batch_backlog_within_ms / 1000,
         )
         async for events in batches:
+            metrics.BATCH_EVENTS.observe_batch((len(events),))
             async with state_lock:
                 await process_batch(events)
 

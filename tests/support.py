@@ -97,17 +97,9 @@ def isolated_env(tmp: Path, provision: bool = True, **overrides: str) -> dict[st
 
 def delete_app_topics(settings: settings_mod.Settings, apps: list[str]) -> int:
     """Delete every topic of the given test apps (named ``<app>-...``), as the operator."""
-    from confluent_kafka.admin import AdminClient
+    from streams.topics import delete_topics_named
 
-    prefixes = tuple(f"{app}-" for app in apps)
-    if not prefixes:
-        return 0
-    admin = AdminClient(clients.kafka_config(settings, clients.ADMIN, {"log_level": 3}))
-    doomed = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
-    for start in range(0, len(doomed), 100):
-        for future in admin.delete_topics(doomed[start : start + 100]).values():
-            future.result(timeout=60)
-    return len(doomed)
+    return len(delete_topics_named(settings, tuple(f"{app}-" for app in apps)))
 
 
 def settings_for(env: dict[str, str]) -> settings_mod.Settings:

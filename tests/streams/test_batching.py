@@ -82,3 +82,35 @@ def test_events_are_acked_only_after_their_batch(tmp_path):
     assert seen == list(range(10))
     # The two batches the caller had finished with; the one it left by return is not acked.
     assert acked == list(range(8))
+
+
+def _trickle(backlog):
+    """Ten events, a pause of 20 settles, ten more: the first batch's size."""
+
+    async def scenario(loop, channel, stream):
+        async def feed():
+            for i in range(10):
+                await channel.send(value=i)
+            await asyncio.sleep(0.2)
+            for i in range(10, 20):
+                await channel.send(value=i)
+
+        feeder = asyncio.ensure_future(feed())
+        batches = take_settled(
+            stream, 20, settle=0.01, within=0.05, backlog=backlog, within_backlog=5.0
+        )
+        async for batch in batches:
+            await feeder
+            return [e.value for e in batch]
+
+    return scenario
+
+
+def test_far_behind_a_batch_outlasts_pauses_between_fetches(tmp_path):
+    """Behind by at least a full batch, a pause does not end the batch (the records are
+    on the broker): it fills up to max, here well before within_backlog."""
+    assert run(tmp_path, _trickle(lambda: 10_000)) == list(range(20))
+
+
+def test_keeping_up_a_pause_ends_the_batch(tmp_path):
+    assert run(tmp_path, _trickle(lambda: 3)) == list(range(10))
