@@ -47,6 +47,9 @@ class Latency:
     case_max_ms: float
     processed_p50_ms: float
     processed_p99_ms: float
+    gc_pauses: int = 0  # the worker's garbage collections during the run
+    gc_p99_ms: float = float("nan")
+    gc_max_bucket_ms: float = float("nan")  # upper bound of the longest pause's bucket
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,4 +131,22 @@ def run(
         case_max_ms=lat[-1] if lat else float("nan"),
         processed_p50_ms=1000 * q(samples, "chainbreaker_event_latency_seconds", 0.5),
         processed_p99_ms=1000 * q(samples, "chainbreaker_event_latency_seconds", 0.99),
+        gc_pauses=int(samples.get("chainbreaker_gc_pause_seconds_count", 0)),
+        gc_p99_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 0.99),
+        gc_max_bucket_ms=1000 * _top_bucket(samples, "chainbreaker_gc_pause_seconds"),
     )
+
+
+def _top_bucket(samples: dict[str, float], name: str) -> float:
+    """The upper bound of the highest non-empty bucket of a histogram (its max, rounded up)."""
+    bounds = []
+    for key, value in samples.items():
+        if key.startswith(f"{name}_bucket{{"):
+            le = key.split('le="', 1)[1].split('"', 1)[0]
+            bounds.append((float(le), value))
+    bounds.sort()
+    top, below = float("nan"), 0.0
+    for le, count in bounds:
+        if count > below:
+            top, below = le, count
+    return top

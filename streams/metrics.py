@@ -17,7 +17,9 @@ them at zero, and `chainbreaker publish --metrics-port` serves them from the CLI
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
@@ -150,6 +152,35 @@ BATCH_EVENTS = BatchHistogram(
     "Payments per batch of the detect agent (large while it drains a backlog)",
     (1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
 )
+GC_PAUSE = BatchHistogram(
+    "chainbreaker_gc_pause_seconds",
+    "Pauses of Python's garbage collector in the worker (its event loop stands still)",
+    PROCESSING_BUCKETS,
+)
+_gc_pauses: list[float] = []
+_gc_started: list[float] = [0.0]
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        _gc_pauses.append(time.perf_counter() - _gc_started[0])
+
+
+def watch_gc() -> None:
+    """Time every collection (gc.callbacks), to be fed to GC_PAUSE by :func:`flush_gc` a
+    batch at a time: a long full collection is a latency spike no other series explains."""
+    if _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
+
+
+def flush_gc() -> None:
+    pauses = _gc_pauses[:]
+    del _gc_pauses[: len(pauses)]
+    GC_PAUSE.observe_batch(pauses)
+
+
 END_TO_END = Histogram(
     "chainbreaker_end_to_end_latency_seconds",
     "Triggering payment produced to Kafka -> alert on the institution's case queue",

@@ -421,6 +421,7 @@ def build_app(
         freezing it here. A failure is logged and skipped: metrics never stop the worker.
         """
         try:
+            metrics.flush_gc()
             export_lag()
             metrics.TABLE_KEYS.labels(table.name).set(table_keys(table))
             export_memory()
@@ -711,6 +712,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     metrics.WORKER_UP.set_to_current_time()
+    metrics.watch_gc()
     # The fleet's rule set (the rules topic) supersedes CB_RULES_FILE, which only seeds it.
     rules_feed = RulesFeed(settings, on_rejected=lambda _r: metrics.RULE_REJECTED.inc())
     try:

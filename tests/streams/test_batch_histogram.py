@@ -39,3 +39,21 @@ def test_batch_histogram_matches_prometheus_histogram():
             assert math.isclose(got[series], value, rel_tol=1e-12), series
     finally:
         REGISTRY.unregister(batched)
+
+
+def test_garbage_collections_are_timed():
+    """Every collection the worker's interpreter runs is counted with its pause."""
+    import gc
+
+    from streams import metrics
+
+    metrics.watch_gc()
+    metrics.flush_gc()
+    before = metrics.GC_PAUSE._counts[:]
+    garbage = [[i] for i in range(200_000)]  # enough objects that a full collection takes time
+    for generation in (0, 1, 2):
+        gc.collect(generation)
+    metrics.flush_gc()
+    del garbage
+    added = [a - b for a, b in zip(metrics.GC_PAUSE._counts, before, strict=True)]
+    assert sum(added) >= 3 and metrics.GC_PAUSE._sum > 0
