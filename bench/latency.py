@@ -81,6 +81,31 @@ def _warm_up(settings: Any, worker: common.Process, template: dict) -> None:
         time.sleep(0.1)
 
 
+def capacity(
+    seed: int = 31,
+    partitions: int = 4,
+    accounts: int = 4_000,
+    scenarios: int = 500,
+    events: int = 60_000,
+) -> float:
+    """The worker's capacity on the latency runs' own traffic: a fresh worker draining the
+    first ``events`` of the same scenario-dense month, preloaded. Paced runs at a share of
+    a capacity measured on other traffic say little: this month raises about ten times the
+    cases and cross-account links of the throughput bench's, and a worker paced at half
+    the throughput bench's figure fell behind on it (docs/benchmarks.md)."""
+    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
+    env = common.provision(common.isolated(f"cap-{uuid.uuid4().hex[:8]}", tmp, partitions))
+    settings = settings_mod.load(env)
+    start_ms = int(time.time() * 1000) - 30 * DAY_MS
+    stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
+    common.publish(settings, (r for _, r in zip(range(events), stream, strict=False)))
+    worker = common.worker("capacity", env, tmp)
+    try:
+        return common.drain(settings, settings.app_id, [worker], timeout=1800).eps
+    finally:
+        worker.stop()
+
+
 def run(
     capacity_eps: float,
     fraction: float,

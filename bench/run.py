@@ -7,8 +7,9 @@
   built first, and the changelog bytes it writes per event;
 * age (bench/state_age.py): offline cost per event and state bytes per event by account
   age, in 15-day slices;
-* latency (bench/latency.py): paced at 50% and 80% of the capacity measured above, event
-  produced -> case on Redis, and event produced -> processed for every event;
+* latency (bench/latency.py): the worker's capacity on the latency traffic (a drain of it),
+  then paced at 50% and 80% of that, event produced -> case on Redis, and event produced ->
+  processed for every event;
 * backtest (bench/backtest_speed.py): the offline backtest loop, no stack needed.
 
 The broker, the worker and the producer share this machine's cores, so ratios measured in
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument(
         "--capacity", type=float, default=None,
-        help="worker events/s for the latency runs (default: measured in this run)",
+        help="worker events/s for the latency runs (default: measured on their traffic)",
     )  # fmt: skip
     p.add_argument("--latency-seconds", type=float, default=60)
     p.add_argument("--no-peer", action="store_true", help="skip the Quix Streams peer")
@@ -67,7 +68,6 @@ def measure(args: argparse.Namespace, parts: list[str]) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     say(f"machine: {os.cpu_count()} cores; broker, worker and producer share them")
     result: dict[str, Any] = {}
-    capacity = args.capacity
     if "throughput" in parts or "mature" in parts:
         from bench import throughput
 
@@ -81,8 +81,6 @@ def measure(args: argparse.Namespace, parts: list[str]) -> int:
             )  # fmt: skip
         report_throughput(t, say)
         result.update(throughput_keys(t))
-        if capacity is None and t.worker_fresh is not None:
-            capacity = t.worker_fresh.eps
     if "age" in parts:
         from bench import state_age
 
@@ -99,8 +97,15 @@ def measure(args: argparse.Namespace, parts: list[str]) -> int:
     if "latency" in parts:
         from bench import latency
 
-        if capacity is None or math.isnan(capacity):
-            raise SystemExit("latency needs --capacity or the throughput part in the same run")
+        if args.capacity is None:
+            capacity = latency.capacity()
+            say(
+                f"latency: the worker's capacity on the latency traffic (a preloaded drain of "
+                f"it): {capacity:,.0f} ev/s"
+            )
+            result["latency_capacity_eps"] = capacity
+        else:
+            capacity = args.capacity
         runs = {}
         for fraction in (0.5, 0.8):
             r = latency.run(capacity, fraction, max_seconds=args.latency_seconds)
