@@ -4,10 +4,12 @@
 set -euo pipefail
 venv=${1:-.venv-peer}
 python=${PYTHON:-python3}
-stamp="$venv/.installed-quixstreams-3.28.1"
+# The stamp names what is installed: a new requirement makes a new stamp, so it reinstalls.
+stamp="$venv/.installed-quixstreams-3.28.1-cramjam"
 [ -f "$stamp" ] && exit 0
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "quixstreams==3.28.1" "msgspec==0.23.0" "fastavro==1.13.1"
+"$venv/bin/python" -m pip install --quiet "quixstreams==3.28.1" "msgspec==0.23.0" "fastavro==1.13.1" \
+    "cramjam==2.14.0"  # processors/state.py compresses account states
 touch "$stamp"
-echo "bench: $venv ready (quixstreams 3.28.1)"
+echo "bench: $venv ready (quixstreams 3.28.1, cramjam 2.14.0)"
