@@ -17,11 +17,12 @@ hop re-sends on purpose after its own replays, and dispositions have rings of th
 offline backtest has no offsets and relies on the rings alone.
 
 Encoding. MessagePack (msgspec, in C) rather than JSON text: about half the bytes and a
-tenth of the time, then Zstandard at level 1 (cramjam, in Rust): a mature account's state is
-mostly event ids (hex), digests and times; 20,000 states written on days 75-90 of the
-mature population (docs/benchmarks.md) compress to 0.37 of their 8.6 KB mean in 56 us each
-(LZ4: 0.49 in 20 us; zlib: 0.41 in 122 us), so the worker writes that much less to RocksDB,
-its changelog and the broker. Today's
+tenth of the time, then LZ4 (cramjam, in Rust): a mature account's state is mostly event ids
+(hex), digests and times; 20,000 states written on days 75-90 of the mature population
+(docs/benchmarks.md) compress to 0.49 of their 8.6 KB mean in 20 us each. Zstandard at
+level 1 gives 0.37 but takes 56 us, which halved the offline speed with one write per event
+(light traffic); zlib 0.41 in 122 us. The worker writes that much less to RocksDB, its
+changelog and the broker. Today's
 format is 6: format 5's row, compressed behind one byte. The record of an account's open
 alert is kept only so that a replayed trigger re-emits it, yet it was a third of a mature
 account's state and was walked on every encode and decode (bench/state_age.py): it is kept
@@ -51,7 +52,7 @@ import msgspec
 from processors.model import IndicatorHit
 
 #: 2/3: JSON with seen ids; 4: MessagePack, offsets and bounded id rings; 5: alert records
-#: compressed, senders as digests; 6: format 5's row compressed (zstd) behind :data:`COMPRESSED`
+#: compressed, senders as digests; 6: format 5's row LZ4-compressed behind :data:`COMPRESSED`
 FORMAT: Final = 6
 #: first byte of a format 6 state (a MessagePack row starts with 0x98, legacy JSON with "[")
 COMPRESSED: Final = b"\x06"
@@ -164,14 +165,14 @@ class AccountState:
                 self.suppressions,
             )
         )
-        return COMPRESSED + bytes(cramjam.zstd.compress(row, level=1))
+        return COMPRESSED + bytes(cramjam.lz4.compress_block(row))
 
     @classmethod
     def loads(cls, data: bytes | None) -> AccountState:
         if not data:
             return cls()
         if data[:1] == COMPRESSED:
-            row = _decoder.decode(bytes(cramjam.zstd.decompress(data[1:])))
+            row = _decoder.decode(bytes(cramjam.lz4.decompress_block(data[1:])))
             if not (isinstance(row, list) and row and row[0] == FORMAT):
                 raise ValueError("account state: compressed, but not a format 6 row")
         elif data[:1] == b"[":

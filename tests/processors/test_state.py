@@ -165,7 +165,9 @@ def test_unknown_format_is_refused():
         AccountState.loads(blob)
     assert FORMAT == 6
     with pytest.raises(ValueError, match="not a format 6 row"):  # compressed, inner row 5
-        AccountState.loads(COMPRESSED + bytes(cramjam.zstd.compress(base64.b64decode(V5["state"]))))
+        AccountState.loads(
+            COMPRESSED + bytes(cramjam.lz4.compress_block(base64.b64decode(V5["state"])))
+        )
 
 
 def test_legacy_state_keeps_its_history_and_completes_the_pattern():
@@ -356,9 +358,9 @@ def test_format_4_and_5_states_keep_their_alert_and_their_payers(fixture: dict):
 
 
 def test_states_are_stored_compressed(engine):
-    """Format 6 is format 5's row behind one byte, zstd-compressed: a collector's state
+    """Format 6 is format 5's row behind one byte, LZ4-compressed: a collector's state
     (forty small credits from forty payers, ids as publishers send them: UUIDs) costs well
-    under two thirds of its row in RocksDB, the changelog and the broker, and loads back
+    at most 0.7 of its row in RocksDB, the changelog and the broker, and loads back
     the same."""
     state = AccountState()
     rng = random.Random(5)
@@ -366,9 +368,9 @@ def test_states_are_stored_compressed(engine):
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         engine.step(state, to_event(p2p_in(event_id, T0 + i * HOUR, f"payer-{i}"), NOW), NOW, 0, i)
     blob = state.dumps()
-    row = msgspec.msgpack.decode(bytes(cramjam.zstd.decompress(blob[1:])))
+    row = msgspec.msgpack.decode(bytes(cramjam.lz4.decompress_block(blob[1:])))
     assert blob[:1] == COMPRESSED and row[0] == FORMAT
-    assert len(blob) < len(msgspec.msgpack.encode(row)) * 0.65
+    assert len(blob) < len(msgspec.msgpack.encode(row)) * 0.7
     assert AccountState.loads(blob).dumps() == blob
 
 
