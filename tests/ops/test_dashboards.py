@@ -141,8 +141,8 @@ def test_metric_names_follow_prometheus_conventions() -> None:
     for kind, name in declared:
         assert name.startswith("chainbreaker_"), name
         assert name.endswith("_total") == (kind == "Counter"), name
-        if kind.endswith("Histogram"):
-            assert name.endswith("_seconds"), name
+        if kind.endswith("Histogram"):  # a base unit: time, or a count of events per batch
+            assert name.endswith(("_seconds", "_events")), name
         assert not re.search(r"_(ms|millis|milliseconds|minutes|hours)(_|$)", name), name
     # "version" is bounded too: set_rule_version keeps one series at a time.
     bounded = {"institution", "indicator", "typology", "severity", "reason", "topic",

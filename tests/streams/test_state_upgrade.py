@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from config import clients
 from processors import rules as rules_mod
 from processors.keyhash import partition_for
-from processors.state import FORMAT, AccountState
+from processors.state import COMPRESSED, FORMAT, AccountState
 from schemas.codec import AvroCodec
 from streams.topics import ensure_topics
 from tests.processors.test_engine import DAY, HOUR, T0, hotel, night_cash, rec
@@ -98,7 +98,7 @@ def test_upgraded_worker_keeps_history_from_the_old_changelog(stack, tmp_path):
         newest = wait_for(lambda: consumer.poll(1.0), 30, "the newest changelog record")
     finally:
         consumer.close()
-    assert newest.key() == account and newest.value()[:1] != b"["
+    assert newest.key() == account and newest.value()[:1] == COMPRESSED
     state = AccountState.loads(newest.value())
-    assert FORMAT == 5 and "LATE_NIGHT_CASH" in state.hits and "HOTEL_MULTI_CITY" in state.hits
+    assert FORMAT == 6 and "LATE_NIGHT_CASH" in state.hits and "HOTEL_MULTI_CITY" in state.hits
     assert len(newest.value()) < len(LEGACY["half_pattern"]) / 8
