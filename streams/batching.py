@@ -99,22 +99,32 @@ async def take_settled(
         stream._processors.remove(collect)
 
 
+def partition_backlog(consumer: Any, read_offsets: Any, committed: Any, tp: Any) -> int | None:
+    """Records of ``tp`` beyond what the stream has taken, from the consumer's last fetch
+    response (highwater) and the stream's read offset, or the committed offset when that is
+    further (the monitor keeps a read offset across a revoke and re-assignment, and the
+    consumer seeks to the committed one on assignment). None while either is unknown.
+    Memory only, no broker round trip."""
+    highwater = consumer.highwater(tp)
+    read = read_offsets.get(tp)
+    known = [o for o in (None if read is None else read + 1, committed.get(tp)) if o is not None]
+    if highwater is None or not known:
+        return None
+    return max(highwater - max(known), 0)
+
+
 def consumer_backlog(app: Any, topic: str) -> Callable[[], int]:
     """How many records of ``topic`` this worker's assigned partitions hold beyond what its
-    stream has taken, from the consumer's last fetch responses and the stream's read
-    offsets: memory only, no broker round trip (as the lag metric, streams/worker.py)."""
+    stream has taken (:func:`partition_backlog`, as the lag metric, streams/worker.py)."""
 
     def backlog() -> int:
         consumer = app.consumer
         read = app.monitor.tp_read_offsets
-        behind = 0
-        for tp in consumer.assignment():
-            if tp.topic != topic:
-                continue
-            highwater = consumer.highwater(tp)
-            taken = read.get(tp)
-            if highwater is not None and taken is not None:
-                behind += max(0, highwater - taken - 1)
-        return behind
+        committed = getattr(consumer, "_committed_offset", {})
+        return sum(
+            partition_backlog(consumer, read, committed, tp) or 0
+            for tp in consumer.assignment()
+            if tp.topic == topic
+        )
 
     return backlog

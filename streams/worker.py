@@ -44,7 +44,7 @@ from processors.state import StateCache
 from schemas.codec import RegistryUnavailable
 from streams import metrics, state_store
 from streams import router as case_router
-from streams.batching import consumer_backlog, take_settled
+from streams.batching import consumer_backlog, partition_backlog, take_settled
 from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, Pending, dead_letter_headers
 from streams.rules_feed import RulesFeed
@@ -442,16 +442,11 @@ def build_app(
         for tp in consumer.assignment():
             if tp.topic != settings.topic_payments:
                 continue
-            highwater = consumer.highwater(tp)  # from the last fetch response
-            read = read_offsets.get(tp)
-            # The monitor keeps a read offset across a revoke and re-assignment, so the
-            # committed offset (sought to on assignment) wins when it is further.
-            candidates = (None if read is None else read + 1, committed.get(tp))
-            known = [o for o in candidates if o is not None]
-            if highwater is None or not known:
+            lag = partition_backlog(consumer, read_offsets, committed, tp)
+            if lag is None:
                 continue
             labels = (tp.topic, str(tp.partition))
-            metrics.CONSUMER_LAG.labels(*labels).set(max(highwater - max(known), 0))
+            metrics.CONSUMER_LAG.labels(*labels).set(lag)
             current.add(labels)
         for labels in exported_lag - current:
             metrics.CONSUMER_LAG.remove(*labels)
