@@ -81,6 +81,28 @@ def _warm_up(settings: Any, worker: common.Process, template: dict) -> None:
         time.sleep(0.1)
 
 
+@dataclass
+class Traffic:
+    """One run's isolated app on the stack and the first ``n`` payments of the latency
+    month (scenario-dense: one account in eight a trafficking scenario)."""
+
+    tmp: Path
+    env: dict[str, str]
+    settings: Any
+    records: list[dict]
+
+    @classmethod
+    def make(
+        cls, tag: str, n: int, seed: int, partitions: int, accounts: int, scenarios: int
+    ) -> Traffic:
+        tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
+        env = common.provision(common.isolated(tag, tmp, partitions))
+        settings = settings_mod.load(env)
+        start_ms = int(time.time() * 1000) - 30 * DAY_MS
+        stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
+        return cls(tmp, env, settings, [r for _, r in zip(range(n), stream, strict=False)])
+
+
 def capacity(
     seed: int = 31,
     partitions: int = 4,
@@ -93,15 +115,11 @@ def capacity(
     a capacity measured on other traffic say little: this month raises about ten times the
     cases and cross-account links of the throughput bench's, and a worker paced at half
     the throughput bench's figure fell behind on it (docs/benchmarks.md)."""
-    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
-    env = common.provision(common.isolated(f"cap-{uuid.uuid4().hex[:8]}", tmp, partitions))
-    settings = settings_mod.load(env)
-    start_ms = int(time.time() * 1000) - 30 * DAY_MS
-    stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
-    common.publish(settings, (r for _, r in zip(range(events), stream, strict=False)))
-    worker = common.worker("capacity", env, tmp)
+    t = Traffic.make(f"cap-{uuid.uuid4().hex[:8]}", events, seed, partitions, accounts, scenarios)
+    common.publish(t.settings, t.records)
+    worker = common.worker("capacity", t.env, t.tmp)
     try:
-        return common.drain(settings, settings.app_id, [worker], timeout=1800).eps
+        return common.drain(t.settings, t.settings.app_id, [worker], timeout=1800).eps
     finally:
         worker.stop()
 
@@ -115,14 +133,12 @@ def run(
     scenarios: int = 500,
     max_seconds: float = 60,
 ) -> Latency:
-    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-"))
-    env = common.provision(common.isolated(uuid.uuid4().hex[:8], tmp, partitions))
-    settings = settings_mod.load(env)
     rate = capacity_eps * fraction
-    start_ms = int(time.time() * 1000) - 30 * DAY_MS
-    stream, _truth = generate(seed, accounts, 30, start_ms, settings.hash_key, scenarios)
-    records = [r for _, r in zip(range(int(rate * max_seconds)), stream, strict=False)]
-    worker = common.worker("worker", env, tmp)
+    t = Traffic.make(
+        uuid.uuid4().hex[:8], int(rate * max_seconds), seed, partitions, accounts, scenarios
+    )
+    settings, records = t.settings, t.records
+    worker = common.worker("worker", t.env, t.tmp)
     try:
         _warm_up(settings, worker, records[0])
         t0 = time.perf_counter()
@@ -158,20 +174,6 @@ def run(
         processed_p99_ms=1000 * q(samples, "chainbreaker_event_latency_seconds", 0.99),
         gc_pauses=int(samples.get("chainbreaker_gc_pause_seconds_count", 0)),
         gc_p99_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 0.99),
-        gc_max_bucket_ms=1000 * _top_bucket(samples, "chainbreaker_gc_pause_seconds"),
+        # q=1 is the upper bound of the highest non-empty bucket: the longest pause, rounded up
+        gc_max_bucket_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 1.0),
     )
-
-
-def _top_bucket(samples: dict[str, float], name: str) -> float:
-    """The upper bound of the highest non-empty bucket of a histogram (its max, rounded up)."""
-    bounds = []
-    for key, value in samples.items():
-        if key.startswith(f"{name}_bucket{{"):
-            le = key.split('le="', 1)[1].split('"', 1)[0]
-            bounds.append((float(le), value))
-    bounds.sort()
-    top, below = float("nan"), 0.0
-    for le, count in bounds:
-        if count > below:
-            top, below = le, count
-    return top
