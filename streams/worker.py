@@ -45,6 +45,7 @@ from schemas.codec import RegistryUnavailable
 from streams import metrics, state_store
 from streams import router as case_router
 from streams.batching import consumer_backlog, partition_backlog, take_settled
+from streams.changelog import BatchWriter
 from streams.intel_feed import start_replica as start_intel_replica
 from streams.pipeline import DeadLetter, PaymentPipeline, Pending, dead_letter_headers
 from streams.rules_feed import RulesFeed
@@ -120,15 +121,25 @@ class StateTable(faust.Table):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._unpersisted: dict[Any, int] = {}
+        self._writer: BatchWriter | None = None
 
     def _on_changelog_sent(self, fut: Any) -> None:
         res = fut.result()
         if self.app.in_transaction:  # not used by chainbreaker; Faust's own path
             super()._on_changelog_sent(fut)
             return
-        tp = res.topic_partition
-        if res.offset > self._unpersisted.get(tp, -1):
-            self._unpersisted[tp] = res.offset
+        self.changelog_written(res.topic_partition, res.offset)
+
+    def changelog_written(self, tp: Any, offset: int) -> None:
+        """The broker has the changelog up to ``offset`` of ``tp`` (here or BatchWriter)."""
+        if offset > self._unpersisted.get(tp, -1):
+            self._unpersisted[tp] = offset
+
+    def writer(self) -> BatchWriter:
+        """Batched writes into this table (streams/changelog.py)."""
+        if self._writer is None:
+            self._writer = BatchWriter(self.app, self, self.changelog_written)
+        return self._writer
 
     def persist_offsets(self) -> None:
         pending, self._unpersisted = self._unpersisted, {}
@@ -141,7 +152,8 @@ class StateTable(faust.Table):
 
 class BatchView:
     """One batch's view of a table: reads see the batch's own writes, and each key is
-    written once, at ``flush`` (one changelog record per key per batch, not per event).
+    written once, at ``flush`` (one changelog record per key per batch, not per event, and
+    one produce batch per partition: streams/changelog.py).
 
     Values put are bytes, or an account's :class:`Pending` state, which is encoded at
     ``flush``: once per account per batch however many of its events the batch holds.
@@ -151,7 +163,7 @@ class BatchView:
     partitions, and the cache is cleared when a rebalance starts (RebalanceSensor). Pending
     states are encoded through it, so it holds what was written."""
 
-    def __init__(self, table: Any, cache: StateCache | None = None) -> None:
+    def __init__(self, table: StateTable, cache: StateCache | None = None) -> None:
         self._table = table
         self._cache = cache
         # key -> (an event of it, its value: bytes, or a state to encode)
@@ -172,8 +184,9 @@ class BatchView:
     def put(self, event: Any, key: bytes, value: bytes | Pending) -> None:
         self._newest[key] = (event, value)
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         written = 0
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, (event, value) in self._newest.items():
             if isinstance(value, Pending):
                 value = (
@@ -181,8 +194,9 @@ class BatchView:
                     if self._cache is None
                     else self._cache.store(key, value.state)
                 )
-            table_op(event, self._table.__setitem__, key, value)
+            by_partition.setdefault(event.message.partition, []).append((key, value))
             written += len(value)
+        await self._table.writer().write(by_partition)
         if written:
             metrics.STATE_BYTES.labels(self._table.name).inc(written)
 
@@ -334,7 +348,7 @@ def build_app(
             took.append(clock() - started)
             produced.append(message.timestamp)
         await send_links(links)
-        states.flush()
+        await states.flush()
         done = time.time()
         metrics.PROCESSING.observe_batch(took)
         metrics.EVENT_LATENCY.observe_batch([max(0.0, done - ts) for ts in produced])
@@ -619,7 +633,7 @@ def build_app(
                     )
                     signalled[sig.code] += 1
         await send_links(misplaced)
-        view.flush()
+        await view.flush()
         for code, count in signalled.items():
             metrics.SIGNALS_SENT.labels(code).inc(count)
 
@@ -659,7 +673,7 @@ def build_app(
             for hit in outcome.hits:
                 hits[hit.code] += 1
         await send_links(reports)
-        states.flush()
+        await states.flush()
         for code, count in hits.items():
             metrics.HITS.labels(code).inc(count)
         for (typology, severity), count in raised.items():

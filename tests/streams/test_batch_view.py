@@ -1,11 +1,15 @@
 """The worker's batch view of account-state: one encode and one write per account per batch.
 
 A pure unit test: the table is a dictionary standing in for Faust's (the view only reads its
-store and assigns keys); the kill, scale-out and upgrade tests run the same view on the real
-table, broker and changelog.
+store and hands its writes, by partition, to the table's writer); the kill, scale-out and
+upgrade tests run the same view and streams/changelog.py on the real table, broker and
+changelog.
 """
 
 from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
 
 from config.settings import load
 from processors import rules as rules_mod
@@ -30,9 +34,24 @@ class Table(dict):
         self.writes.append((key, value))
         super().__setitem__(key, value)
 
+    def writer(self) -> Table:
+        return self
+
+    async def write(self, by_partition: dict[int, list[tuple[bytes, bytes]]]) -> None:
+        for partition, items in by_partition.items():
+            assert partition == 0  # every event here is on partition 0
+            for key, value in items:
+                self[key] = value
+
 
 class Event:
-    """A stream event: table_op pins each key's write to one (it only takes a weakref)."""
+    """A stream event: the view groups writes by its message's partition."""
+
+    message = SimpleNamespace(partition=0)
+
+
+def flush(view: BatchView) -> None:
+    asyncio.run(view.flush())
 
 
 def grocery(i: int, t: int, account: str = "acct-1"):
@@ -53,7 +72,7 @@ def test_a_batch_writes_each_account_once_with_every_payment_and_its_offset():
         assert out.state is not None and isinstance(out.state, Pending)
         view.put(Event(), key, out.state)
     assert table.writes == []  # nothing encoded or written before the flush
-    view.flush()
+    flush(view)
     assert sorted(k for k, _ in table.writes) == [b"acct-1", b"acct-2"]
     one = AccountState.loads(table[b"acct-1"])
     two = AccountState.loads(table[b"acct-2"])
@@ -75,7 +94,7 @@ def test_a_batch_that_never_flushes_leaves_the_table_and_the_cache_agreeing():
     view = BatchView(table, pipe.states)
     out = pipe.apply(grocery(0, T0), view.get(Event(), b"acct-1"), NOW, 0, 0)
     view.put(Event(), b"acct-1", out.state)
-    view.flush()
+    flush(view)
     written = table[b"acct-1"]
     lost = BatchView(table, pipe.states)
     out = pipe.apply(grocery(1, T0 + HOUR), lost.get(Event(), b"acct-1"), NOW, 0, 1)
