@@ -77,34 +77,30 @@ def entry_fields(alert: dict[str, Any], trigger_produced_ms: int | None) -> list
 
 
 class CaseQueues:
-    """The Redis side: enqueue a batch of alerts in one round trip."""
+    """The Redis side: enqueue a batch of alerts in one round trip.
+
+    The enqueue script runs by its SHA. redis-py's registered scripts ask Redis whether the
+    script is loaded (SCRIPT EXISTS) before every pipeline that uses them: a second round
+    trip per batch on the way of every case. Here it is loaded once, and again only when
+    Redis answers NOSCRIPT (a restarted Redis has an empty script cache)."""
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._redis = client
         self._settings = settings
-        self._script = client.register_script(_ENQUEUE)
+        self._sha: str | None = None
         self._known_institutions: set[str] = set()
 
     def enqueue(self, batch: list[tuple[dict[str, Any], int | None]]) -> list[int | None]:
         """Return, per alert, the enqueue time in ms (Redis clock), or None for a duplicate."""
-        settings = self._settings
-        pipe = self._redis.pipeline(transaction=False)
-        for alert, trigger in batch:
-            institution = alert["institution_id"]
-            self._script(
-                keys=[
-                    dedup_key(settings.app_id, institution, alert["alert_id"]),
-                    settings.case_stream(institution),
-                    case_index_key(settings.app_id, institution),
-                    case_enqueued_key(settings.app_id, institution),
-                ],
-                args=[settings.case_dedup_ttl_s, alert["alert_id"], *entry_fields(alert, trigger)],
-                client=pipe,
-            )
         new = {a["institution_id"] for a, _ in batch} - self._known_institutions
-        if new:
-            pipe.sadd(institutions_key(settings.app_id), *new)
-        results = pipe.execute()
+        if self._sha is None:
+            self._sha = self._redis.script_load(_ENQUEUE)
+        try:
+            results = self._execute(batch, new)
+        except redis.exceptions.NoScriptError:
+            # Nothing of the batch ran but the SADD, which is idempotent.
+            self._sha = self._redis.script_load(_ENQUEUE)
+            results = self._execute(batch, new)
         self._known_institutions |= new
         out = []
         for entry_id in results[: len(batch)]:
@@ -114,6 +110,26 @@ class CaseQueues:
                 entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                 out.append(int(entry.split("-", 1)[0]))
         return out
+
+    def _execute(self, batch: list[tuple[dict[str, Any], int | None]], new: set[str]) -> list:
+        settings = self._settings
+        pipe = self._redis.pipeline(transaction=False)
+        for alert, trigger in batch:
+            institution = alert["institution_id"]
+            pipe.evalsha(
+                self._sha,
+                4,
+                dedup_key(settings.app_id, institution, alert["alert_id"]),
+                settings.case_stream(institution),
+                case_index_key(settings.app_id, institution),
+                case_enqueued_key(settings.app_id, institution),
+                settings.case_dedup_ttl_s,
+                alert["alert_id"],
+                *entry_fields(alert, trigger),
+            )
+        if new:
+            pipe.sadd(institutions_key(settings.app_id), *new)
+        return pipe.execute()
 
 
 def _entry_ms(entry_id: bytes | str) -> int:

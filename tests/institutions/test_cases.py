@@ -336,3 +336,19 @@ def test_undelivered_disposition_fails_clearly_and_keeps_the_case(env, admin, gr
         ana.dispose(case.entry_id, "valuable", "an-1", producer=producer)
     assert [p.entry_id for p in ana.pending()] == [case.entry_id]
     assert ana.outcome(alert["alert_id"]) is None
+
+
+def test_enqueue_survives_a_redis_that_forgot_the_script(env, admin) -> None:
+    """The router runs its script by SHA; a restarted Redis answers NOSCRIPT, and the batch
+    must still land once, the script loaded again."""
+    queues = CaseQueues(admin, settings_for(env))
+    first, second, again = new_alert(), new_alert(), new_alert()
+    assert all(queues.enqueue([(first, None)]))
+    admin.script_flush()  # what a restart does to the script cache
+    assert all(queues.enqueue([(second, None), (again, None)]))
+    assert queues.enqueue([(second, None)]) == [None]  # still deduplicated
+    ids = {
+        json.loads(fields[b"alert"])["alert_id"]
+        for _, fields in admin.xrange(settings_for(env).case_stream(INST))
+    }
+    assert {first["alert_id"], second["alert_id"], again["alert_id"]} <= ids
