@@ -50,6 +50,8 @@ class Latency:
     gc_pauses: int = 0  # the worker's garbage collections during the run
     gc_p99_ms: float = float("nan")
     gc_max_bucket_ms: float = float("nan")  # upper bound of the longest pause's bucket
+    batch_mean_events: float = float("nan")  # payments per batch of the detect agent
+    worker_cpu_share: float = float("nan")  # the worker's CPU seconds per second of the run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +144,7 @@ def run(
     try:
         _warm_up(settings, worker, records[0])
         t0 = time.perf_counter()
+        cpu0 = worker.cpu_seconds()
         sent, _ = common.publish(settings, records, rate)
         common.drain(settings, settings.app_id, [worker], timeout=600)
         seconds = time.perf_counter() - t0
@@ -151,6 +154,7 @@ def run(
                 raise RuntimeError("case router did not catch up in 120 s")
             time.sleep(0.1)
         samples = worker.metrics()
+        cpu = worker.cpu_seconds() - cpu0
     finally:
         worker.stop()
     client = redis.Redis.from_url(clients.redis_url(settings), decode_responses=True)
@@ -176,4 +180,11 @@ def run(
         gc_p99_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 0.99),
         # q=1 is the upper bound of the highest non-empty bucket: the longest pause, rounded up
         gc_max_bucket_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 1.0),
+        batch_mean_events=_mean(samples, "chainbreaker_batch_events"),
+        worker_cpu_share=cpu / seconds if seconds else float("nan"),
     )
+
+
+def _mean(samples: dict[str, float], name: str) -> float:
+    count = samples.get(f"{name}_count", 0.0)
+    return samples.get(f"{name}_sum", 0.0) / count if count else float("nan")

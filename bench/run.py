@@ -116,7 +116,9 @@ def measure(args: argparse.Namespace, parts: list[str]) -> int:
                 f"p50 {r.case_p50_ms:.0f} ms, p99 {r.case_p99_ms:.0f} ms, max "
                 f"{r.case_max_ms:.0f} ms; event -> processed p50 {r.processed_p50_ms:.1f} ms, "
                 f"p99 {r.processed_p99_ms:.1f} ms; {r.gc_pauses:,} GC pauses, p99 "
-                f"{r.gc_p99_ms:.1f} ms, longest <= {r.gc_max_bucket_ms:.0f} ms"
+                f"{r.gc_p99_ms:.1f} ms, longest <= {r.gc_max_bucket_ms:.0f} ms; "
+                f"{r.batch_mean_events:.1f} payments per batch; worker CPU "
+                f"{r.worker_cpu_share:.0%} of a core"
             )
         result["latency"] = runs
     if "backtest" in parts and not args.json:
