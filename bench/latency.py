@@ -52,6 +52,7 @@ class Latency:
     gc_max_bucket_ms: float = float("nan")  # upper bound of the longest pause's bucket
     batch_mean_events: float = float("nan")  # payments per batch of the detect agent
     worker_cpu_share: float = float("nan")  # the worker's CPU seconds per second of the run
+    publisher_cpu_share: float = float("nan")  # the paced publisher's, while it published
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +146,7 @@ def run(
         _warm_up(settings, worker, records[0])
         t0 = time.perf_counter()
         cpu0 = worker.cpu_seconds()
-        sent, _ = common.publish(settings, records, rate)
+        paced = common.publish_paced(settings, records, rate)
         common.drain(settings, settings.app_id, [worker], timeout=600)
         seconds = time.perf_counter() - t0
         deadline = time.monotonic() + 120
@@ -168,7 +169,7 @@ def run(
     return Latency(
         fraction=fraction,
         rate=rate,
-        events=sent,
+        events=paced.sent,
         seconds=seconds,
         cases=len(lat),
         case_p50_ms=_pick(lat, 0.5),
@@ -182,6 +183,7 @@ def run(
         gc_max_bucket_ms=1000 * q(samples, "chainbreaker_gc_pause_seconds", 1.0),
         batch_mean_events=_mean(samples, "chainbreaker_batch_events"),
         worker_cpu_share=cpu / seconds if seconds else float("nan"),
+        publisher_cpu_share=paced.cpu_share,
     )
 
 

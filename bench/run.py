@@ -118,7 +118,8 @@ def measure(args: argparse.Namespace, parts: list[str]) -> int:
                 f"p99 {r.processed_p99_ms:.1f} ms; {r.gc_pauses:,} GC pauses, p99 "
                 f"{r.gc_p99_ms:.1f} ms, longest <= {r.gc_max_bucket_ms:.0f} ms; "
                 f"{r.batch_mean_events:.1f} payments per batch; worker CPU "
-                f"{r.worker_cpu_share:.0%} of a core"
+                f"{r.worker_cpu_share:.0%} of a core, the publisher's "
+                f"{r.publisher_cpu_share:.0%}"
             )
         result["latency"] = runs
     if "backtest" in parts and not args.json:
