@@ -234,6 +234,7 @@ class Drain:
     steady_s: float  # first committed progress -> caught up
     steady_events: int  # records done in that time
     cpu_s: float  # the process's CPU in that time (all threads)
+    machine_busy_cores: float = float("nan")  # every process's CPU (broker too) in that time
 
     @property
     def eps(self) -> float:
@@ -242,6 +243,13 @@ class Drain:
     @property
     def cpu_us_per_event(self) -> float:
         return 1e6 * self.cpu_s / self.steady_events if self.steady_events else float("nan")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def drain(settings: Any, group: str, procs: list[Process], timeout: float = 1800) -> Drain:
@@ -257,6 +265,7 @@ def drain(settings: Any, group: str, procs: list[Process], timeout: float = 1800
             total = lag
         if first is None and lag < total:
             first = (now, total - lag, sum(p.cpu_seconds() for p in procs))
+            busy0 = machine_busy_seconds()
         if lag == 0:
             break
         dead = [p.name for p in procs if not p.alive()]
@@ -269,7 +278,9 @@ def drain(settings: Any, group: str, procs: list[Process], timeout: float = 1800
     end = time.perf_counter()
     if first is None:  # caught up before the first look: nothing steady to measure
         return Drain(total or 0, end - t0, 0.0, 0, 0.0)
-    return Drain(total or 0, end - t0, end - first[0], (total or 0) - first[1], cpu - first[2])
+    steady = end - first[0]
+    busy = (machine_busy_seconds() - busy0) / steady if steady else float("nan")
+    return Drain(total or 0, end - t0, steady, (total or 0) - first[1], cpu - first[2], busy)
 
 
 def histogram_quantile(samples: dict[str, float], name: str, q: float) -> float:

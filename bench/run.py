@@ -170,7 +170,8 @@ def report_throughput(t: Any, say: Any) -> None:
             return
         say(
             f"  {label:34s} {run.eps:>9,.0f} ev/s  {run.cpu_us_per_event:7.0f} us CPU/event  "
-            f"{run.eps / floor:5.0%} of Faust's floor, {run.eps / t.ceiling_eps:5.0%} of ceiling"
+            f"{run.eps / floor:5.0%} of Faust's floor, {run.eps / t.ceiling_eps:5.0%} of ceiling, "
+            f"machine {run.machine_busy_cores:.2f} of {os.cpu_count()} cores busy"
         )
 
     if t.events:

@@ -43,6 +43,7 @@ class Run:
     cpu_us_per_event: float
     events: int
     start_to_caught_up_s: float
+    machine_busy_cores: float = float("nan")  # the whole machine, broker included
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Throughput:
 
 
 def _run(d: common.Drain) -> Run:
-    return Run(d.eps, d.cpu_us_per_event, d.events, d.total_s)
+    return Run(d.eps, d.cpu_us_per_event, d.events, d.total_s, d.machine_busy_cores)
 
 
 def ceiling(settings: Any, n: int) -> float:
