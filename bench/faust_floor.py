@@ -18,12 +18,13 @@ import faust
 
 from config.settings import load
 from streams.batching import consumer_backlog, take_settled
-from streams.worker import make_app
+from streams.worker import make_app, tune_interpreter
 
 
 def main() -> None:
     settings = load()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    tune_interpreter()  # as the worker's process is
     app = make_app(settings)
     payments = app.topic(settings.topic_payments, partitions=settings.partitions)
     settle, within = settings.batch_settle_ms / 1000, settings.batch_within_ms / 1000
