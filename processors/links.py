@@ -103,7 +103,9 @@ MIN_REFRESH_MS: Final = HOUR_MS
 MAX_REPORTED: Final = 64
 FORMAT: Final = 2  # 2: links carry a role and the member's hit summary (1 is read as role 0)
 SIGNAL_FORMAT: Final = 2  # 2: a signal may carry a network case (1 is read as none)
-GROUP_FORMAT: Final = 2  # 2: members carry role, hit summary and last report; network cases
+#: 2: members carry role, hit summary and last report; network cases. 3: format 2's row in
+#: MessagePack rather than JSON text (a group is read and written for every link it takes)
+GROUP_FORMAT: Final = 3
 
 
 def _digest(*parts: str) -> str:
@@ -331,17 +333,20 @@ class IdentifierGroup:
     cases: dict[str, list] = field(default_factory=dict)
 
     def dumps(self) -> bytes:
-        return json.dumps(
-            [GROUP_FORMAT, self.watermark, self.since, self.members, self.cases],
-            separators=(",", ":"),
-        ).encode()
+        return _batch_encoder.encode(
+            [GROUP_FORMAT, self.watermark, self.since, self.members, self.cases]
+        )
 
     @classmethod
     def loads(cls, data: bytes | None) -> IdentifierGroup:
+        """Format 3 (MessagePack), or formats 1 and 2 (JSON text, before 2026-12-07)."""
         if not data:
             return cls()
-        row = json.loads(data)
+        row: Any = json.loads(data) if data[:1] == b"[" else _batch_decoder.decode(data)
         fmt = row[0]
+        if fmt == 2:  # the same row as JSON text
+            _fmt, watermark, since, members, cases = row
+            return cls(watermark, since, members, cases)
         if fmt == 1:  # members without role, summary or report id; no cases
             _fmt, watermark, since, members = row
             for m in members.values():

@@ -286,6 +286,22 @@ def test_replayed_links_resend_the_same_signals_and_change_nothing():
     assert IdentifierGroup.loads(group.dumps()) == group
 
 
+def test_a_group_the_previous_build_wrote_as_json_loads_unchanged():
+    """identity-groups changelogs hold format 2 rows (JSON text) from builds before format 3;
+    an upgraded worker reads them into the same group and writes MessagePack from then on."""
+    group = IdentifierGroup()
+    feed(group, [link("a1", T0), link("a2", T0 + 1), link("a3", T0 + 2)])
+    # Exactly what format 2's dumps wrote.
+    legacy = json.dumps(
+        [2, group.watermark, group.since, group.members, group.cases], separators=(",", ":")
+    ).encode()
+    loaded = IdentifierGroup.loads(legacy)
+    assert loaded == group
+    assert loaded.dumps()[:1] != b"[" and len(loaded.dumps()) < len(legacy)
+    with pytest.raises(ValueError, match="format 9"):
+        IdentifierGroup.loads(json.dumps([9, 0, 0, {}, {}]).encode())
+
+
 def test_a_new_episode_after_a_window_gives_new_signal_ids():
     group = IdentifierGroup()
     first = feed(group, [link("a1", T0), link("a2", T0), link("a3", T0)])[2]
