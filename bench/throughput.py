@@ -122,7 +122,7 @@ class Bench:
                 own["CB_METRICS_PORT"] = str(common.free_port())
             procs.append(start(own, self.tmp / name if count == 1 else self.tmp / f"{name}-{i}"))
         try:
-            return common.drain(settings_mod.load(env), env["CB_APP_ID"], procs)
+            return common.drain(settings_mod.load(env), env["CB_APP_ID"], procs, members=count)
         finally:
             for p in procs:
                 p.stop()
