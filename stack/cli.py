@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("status", help="show what runs where (exit 1 if anything is down)")
     commands.add_parser(
-        "browser", help="install Chromium + chromedriver for the browser tests when missing"
+        "browser", help="install Chromium, chromedriver and pdftotext for the tests when missing"
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = settings_module.load()
         if args.command == "browser":
-            from stack.packages import ensure_chromium
+            from stack.packages import ensure_chromium, ensure_pdftotext
 
             browser, driver = ensure_chromium()
-            print(f"browser: {browser}\ndriver:  {driver}")
+            print(f"browser: {browser}\ndriver:  {driver}\npdftotext: {ensure_pdftotext()}")
             return 0
         if args.command == "up":
             report = up(s, with_prometheus=args.with_prometheus or s.prometheus)

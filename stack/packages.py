@@ -187,3 +187,14 @@ def ensure_chromium() -> tuple[str, str]:
     browser = ensure_binary("chromium", "chromium", otherwise, CHROMIUM_HINT)
     driver = ensure_binary("chromium-driver", "chromedriver", otherwise, CHROMIUM_HINT)
     return browser, driver
+
+
+# The SAR PDF test reads the rendered text back with poppler's pdftotext (Debian:
+# poppler-utils); without it the test checks the document's structure only.
+PDFTOTEXT_HINT = "pdftotext (Debian: poppler-utils)"
+
+
+def ensure_pdftotext() -> str:
+    """pdftotext, installing Debian's poppler-utils with apt-get when missing."""
+    otherwise = "install poppler-utils yourself and put pdftotext on PATH"
+    return ensure_binary("poppler-utils", "pdftotext", otherwise, PDFTOTEXT_HINT)
