@@ -24,7 +24,7 @@ from streams.worker import make_app, tune_interpreter
 def main() -> None:
     settings = load()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    tune_interpreter()  # as the worker's process is
+    tune_interpreter(settings)  # as the worker's process is
     app = make_app(settings)
     payments = app.topic(settings.topic_payments, partitions=settings.partitions)
     settle, within = settings.batch_settle_ms / 1000, settings.batch_within_ms / 1000

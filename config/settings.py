@@ -194,6 +194,7 @@ class Settings:
     session_timeout_s: int
     commit_interval_ms: int
     embedded_router: bool
+    uvloop: bool  # the worker's event loop: uvloop (libuv) rather than asyncio's own
     batch_max: int
     batch_within_ms: int
     batch_settle_ms: int
@@ -322,6 +323,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         metrics_bind=_str("CB_METRICS_BIND", "127.0.0.1", env),
         rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
         embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
+        uvloop=_bool("CB_UVLOOP", True, env),
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
         commit_interval_ms=_int("CB_COMMIT_INTERVAL_MS", 1000, env, 50, 600_000),
         batch_max=_int("CB_BATCH_MAX", 2_000, env, 1, 100_000),
