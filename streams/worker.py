@@ -209,8 +209,10 @@ def tune_interpreter(settings: Settings) -> None:
     than CPython's 5. Before the app is built: its loops (the agents' and the consumer
     thread's) are made by the policy in force.
 
-    uvloop runs the loop's scheduling and socket I/O in C (libuv); the issue measured a
-    bare Faust agent 11% faster with it, and the worker runs on the same loop machinery.
+    uvloop runs the loop's scheduling and socket I/O in C (libuv). On fresh accounts, the
+    same build with and without it, alternating: Faust's floor 7,785-8,395 -> 10,059-10,274
+    events/s, the worker 2,586-2,647 -> 3,064-3,155 (docs/benchmarks.md). The kill, scale-out
+    and rebalance tests run on it.
 
     Faust runs its Kafka consumer on a thread of its own: fetched records reach the agents
     only after that thread has held the GIL, and every fetch result crosses back to the
