@@ -133,15 +133,13 @@ def publish_paced(settings: Any, records: Iterable[dict], rate: float) -> Paced:
         return Paced(len(encoded), seconds, (time.process_time() - cpu0) / seconds)
 
 
-def publish(settings: Any, records: Iterable[dict], rate: float = 0) -> tuple[int, float]:
-    """Send ``records`` to the payments topic (paced at ``rate`` per second if given)."""
+def publish(settings: Any, records: Iterable[dict]) -> tuple[int, float]:
+    """Send ``records`` to the payments topic as fast as it takes them (paced traffic:
+    :func:`publish_paced`)."""
     sent = 0
     t0 = time.perf_counter()
     with Publisher(settings) as pub:
-        bucket = TokenBucket(rate, pub.poll) if rate else None
         for record in records:
-            if bucket is not None:
-                bucket.take()
             pub.send(record)
             sent += 1
         if pub.flush(300) != 0:

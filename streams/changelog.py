@@ -39,22 +39,21 @@ class BatchWriter:
     transactions, which is what this writes as; anything else is refused at the first write.
     """
 
-    def __init__(self, app: Any, table: Any, on_written: Callable[[TP, int], None]) -> None:
-        self._app = app
-        self._table = table
+    def __init__(self, table: Any, on_written: Callable[[TP, int], None]) -> None:
+        self._table = table  # its app is set after the table is built: read at each write
         self._on_written = on_written
 
     async def write(self, by_partition: dict[int, list[tuple[bytes, bytes]]]) -> None:
         if not by_partition:
             return
-        store = self._table.data
-        if not isinstance(store, faust_rocksdb.Store) or self._app.in_transaction:
+        store, app = self._table.data, self._table.app
+        if not isinstance(store, faust_rocksdb.Store) or app.in_transaction:
             raise RuntimeError(
                 f"table {self._table.name}: batched writes need a RocksDB store and no "
                 "Kafka transaction (streams/changelog.py)"
             )
         topic = self._table.changelog_topic.get_topic_name()
-        producer = self._app.producer._producer  # the aiokafka producer Faust started
+        producer = app.producer._producer  # the aiokafka producer Faust started
         for partition, items in by_partition.items():
             self._store(store, partition, items)
             await self._send(producer, topic, partition, items)
@@ -71,18 +70,18 @@ class BatchWriter:
     async def _send(
         self, producer: Any, topic: str, partition: int, items: list[tuple[bytes, bytes]]
     ) -> None:
-        batch, count = producer.create_batch(), 0
+        batch = producer.create_batch()
         for key, value in items:
             if batch.append(key=key, value=value, timestamp=None) is None:
-                await self._submit(producer, batch, count, topic, partition)
-                batch, count = producer.create_batch(), 0
+                await self._submit(producer, batch, topic, partition)
+                batch = producer.create_batch()
                 # The first record of an empty batch always fits, whatever its size.
                 batch.append(key=key, value=value, timestamp=None)
-            count += 1
-        await self._submit(producer, batch, count, topic, partition)
+        await self._submit(producer, batch, topic, partition)
 
-    async def _submit(self, producer: Any, batch: Any, count: int, topic: str, partition: int):
-        batch.close()  # nothing else is appended to it: it holds exactly ``count`` records
+    async def _submit(self, producer: Any, batch: Any, topic: str, partition: int) -> None:
+        batch.close()  # nothing else is appended to it: its records are exactly ours
+        count = batch.record_count()
         sent = await producer.send_batch(batch, topic, partition=partition)
         tp = TP(topic, partition)
         sent.add_done_callback(lambda fut: self._sent(fut, tp, count))
@@ -93,7 +92,7 @@ class BatchWriter:
         exc = fut.exception()
         if exc is not None:
             log.error("changelog batch to %s lost (%r): stopping the worker", tp, exc)
-            asyncio.ensure_future(self._app.crash(exc))
+            asyncio.ensure_future(self._table.app.crash(exc))
             return
         # The batch's future carries its base offset; its last record is count - 1 later.
         self._on_written(tp, fut.result().offset + count - 1)

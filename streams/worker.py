@@ -124,7 +124,8 @@ class StateTable(faust.Table):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._unpersisted: dict[Any, int] = {}
-        self._writer: BatchWriter | None = None
+        #: batched writes into this table (streams/changelog.py)
+        self.writer = BatchWriter(self, self.changelog_written)
 
     def _on_changelog_sent(self, fut: Any) -> None:
         res = fut.result()
@@ -137,12 +138,6 @@ class StateTable(faust.Table):
         """The broker has the changelog up to ``offset`` of ``tp`` (here or BatchWriter)."""
         if offset > self._unpersisted.get(tp, -1):
             self._unpersisted[tp] = offset
-
-    def writer(self) -> BatchWriter:
-        """Batched writes into this table (streams/changelog.py)."""
-        if self._writer is None:
-            self._writer = BatchWriter(self.app, self, self.changelog_written)
-        return self._writer
 
     def persist_offsets(self) -> None:
         pending, self._unpersisted = self._unpersisted, {}
@@ -169,8 +164,8 @@ class BatchView:
     def __init__(self, table: StateTable, cache: StateCache | None = None) -> None:
         self._table = table
         self._cache = cache
-        # key -> (an event of it, its value: bytes, or a state to encode)
-        self._newest: dict[bytes, tuple[Any, bytes | Pending]] = {}
+        # key -> (the partition of its events, its value: bytes, or a state to encode)
+        self._newest: dict[bytes, tuple[int, bytes | Pending]] = {}
 
     def get(self, event: Any, key: bytes) -> bytes | Pending | None:
         newest = self._newest.get(key)
@@ -185,21 +180,21 @@ class BatchView:
         return table_op(event, self._table.data.get, key)
 
     def put(self, event: Any, key: bytes, value: bytes | Pending) -> None:
-        self._newest[key] = (event, value)
+        self._newest[key] = (event.message.partition, value)
 
     async def flush(self) -> None:
         written = 0
         by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-        for key, (event, value) in self._newest.items():
+        for key, (partition, value) in self._newest.items():
             if isinstance(value, Pending):
                 value = (
                     value.state.dumps()
                     if self._cache is None
                     else self._cache.store(key, value.state)
                 )
-            by_partition.setdefault(event.message.partition, []).append((key, value))
+            by_partition.setdefault(partition, []).append((key, value))
             written += len(value)
-        await self._table.writer().write(by_partition)
+        await self._table.writer.write(by_partition)
         if written:
             metrics.STATE_BYTES.labels(self._table.name).inc(written)
 

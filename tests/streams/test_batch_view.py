@@ -29,13 +29,11 @@ class Table(dict):
         super().__init__()
         self.data = self
         self.writes: list[tuple[bytes, bytes]] = []
+        self.writer = self
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.writes.append((key, value))
         super().__setitem__(key, value)
-
-    def writer(self) -> Table:
-        return self
 
     async def write(self, by_partition: dict[int, list[tuple[bytes, bytes]]]) -> None:
         for partition, items in by_partition.items():
