@@ -123,10 +123,7 @@ class Engine:
         for det in dets:
             if not det.accepts(ev):
                 continue
-            slot = state.slots.get(det.code)
-            if slot is None:
-                slot = state.slots[det.code] = []
-            hit = det.observe(slot, ev, state.watermark)
+            hit = det.observe(state.slot_to_change(det.code), ev, state.watermark)
             if hit is not None:
                 hit.weight = max(self.rules.weights[det.code].values(), default=0.0)
                 state.hits[det.code] = hit

@@ -124,6 +124,47 @@ class AccountState:
     alerts: dict[str, list] = field(default_factory=dict)
     # alert id -> [suppressed until (event time), indicator codes] (processors/feedback.py)
     suppressions: dict[str, list] = field(default_factory=dict)
+    # Not stored: detector slot -> its MessagePack bytes as last encoded, reused by dumps()
+    # while the slot is unchanged. Valid only because every change to a detector's slot goes
+    # through :meth:`slot_to_change` (the engine's step), which drops the entry first.
+    encoded: dict[str, msgspec.Raw] = field(default_factory=dict, compare=False, repr=False)
+    # Not stored: hit code -> (the hit object, its row as last encoded). A hit is replaced,
+    # never changed, once it is in ``hits``, so the object's identity says the row holds.
+    encoded_hits: dict[str, tuple[IndicatorHit, msgspec.Raw]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def slot_to_change(self, code: str) -> list:
+        """Detector ``code``'s slot, about to be changed in place (created if missing)."""
+        self.encoded.pop(code, None)
+        slot = self.slots.get(code)
+        if slot is None:
+            slot = self.slots[code] = []
+        return slot
+
+    def _encoded_slots(self) -> dict[str, object]:
+        """The slots for encoding, each detector slot as its cached bytes.
+
+        Why: encoding the whole state was most of a step's cost on a busy account (a
+        mature one's slots hold hundreds of entries; an event changes one or two of them),
+        and it grew with the account's history (bench/state_age.py). ``msgspec.Raw``
+        splices the bytes in as they are, so the row is byte for byte what encoding the
+        lists gives: the stored format does not change. Slots named with a leading ``~``
+        (processors/links.py, networks.py) are changed in place by their own modules, are
+        small, and are encoded every time.
+        """
+        cache = self.encoded
+        out: dict[str, object] = {}
+        slots: dict = self.slots  # the "~" slots are not all lists (processors/links.py)
+        for code, slot in slots.items():
+            if code[:1] == "~":
+                out[code] = slot
+                continue
+            raw = cache.get(code)
+            if raw is None:
+                raw = cache[code] = msgspec.Raw(_encoder.encode(slot))
+            out[code] = raw
+        return out
 
     def is_replay(self, source: int, partition: int, offset: int) -> bool:
         """Whether a record at this input position was applied already (offset order)."""
@@ -152,6 +193,21 @@ class AccountState:
         if drop:
             del ring[:drop]
 
+    def _encoded_hits(self) -> list[msgspec.Raw]:
+        """The active hits' rows, each encoded once per hit object: an active hit lists its
+        evidence ids (hundreds on a busy account) and was re-encoded with every write."""
+        cache = self.encoded_hits
+        if len(cache) > len(self.hits):
+            for code in [c for c in cache if c not in self.hits]:
+                del cache[code]
+        out: list[msgspec.Raw] = []
+        for code, hit in self.hits.items():
+            entry = cache.get(code)
+            if entry is None or entry[0] is not hit:
+                entry = cache[code] = (hit, msgspec.Raw(_encoder.encode(hit.to_state())))
+            out.append(entry[1])
+        return out
+
     def dumps(self) -> bytes:
         row = _encoder.encode(
             (
@@ -159,8 +215,8 @@ class AccountState:
                 self.watermark,
                 self.offsets,
                 self.rings,
-                self.slots,
-                [hit.to_state() for hit in self.hits.values()],
+                self._encoded_slots(),
+                self._encoded_hits(),
                 self.alerts,
                 self.suppressions,
             )
