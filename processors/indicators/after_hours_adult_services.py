@@ -62,11 +62,11 @@ class AfterHoursAdultServices(Detector):
         if len(slot) < need:
             return None
         mccs = ", ".join(str(m) for m in sorted({e[2] for e in slot}))
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(slot),
             need,
-            [e[1] for e in slot],
+            slot,
             f"{len(slot)} card payments at massage, spa, salon, escort or bar venues (MCC "
             f"{mccs}) between {int(p['night_start_hour']):02d}:00 and "
             f"{int(p['night_end_hour']):02d}:00 local time within {days(p['window_hours'])}; "

@@ -40,11 +40,11 @@ class HotelMultiCity(Detector):
         need = self.params["min_cities"]
         if len(first_by_city) < need:
             return None
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(first_by_city),
             need,
-            [e[1] for e in slot],
+            slot,
             f"Hotel or motel charges in {len(first_by_city)} distinct cities within "
             f"{days(self.params['window_hours'])} ({len(slot)} charges); "
             f"threshold {need:g} cities.",

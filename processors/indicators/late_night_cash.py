@@ -37,11 +37,11 @@ class LateNightCash(Detector):
         if len(slot) < need:
             return None
         p = self.params
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(slot),
             need,
-            [e[1] for e in slot],
+            slot,
             f"{len(slot)} cash deposits or withdrawals between {int(p['night_start_hour']):02d}:00 "
             f"and {int(p['night_end_hour']):02d}:00 local time within {days(p['window_hours'])}; "
             f"threshold {need:g}.",

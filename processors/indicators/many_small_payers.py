@@ -46,11 +46,11 @@ class ManySmallPayers(Detector):
         payers = len({e[2] for e in slot})
         if payers < p["min_payers"]:
             return None
-        return self.hit(
+        return self.slot_hit(
             ev,
             payers,
             p["min_payers"],
-            [e[1] for e in slot],
+            slot,
             f"{len(slot)} incoming payments under ${p['max_amount_usd']:g} from {payers} distinct "
             f"payers within {days(p['window_hours'])}; thresholds {p['min_payments']:g} payments "
             f"from {p['min_payers']:g} payers.",

@@ -62,11 +62,11 @@ class Structuring(Detector):
         p = self.params
         if len(slot) < p["min_count"]:
             return None
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(slot),
             p["min_count"],
-            [e[1] for e in slot],
+            slot,
             f"{len(slot)} amounts between {p['band_low']:.0%} and 100% of a reporting or "
             f"record-keeping limit within {days(p['window_hours'])} "
             f"(largest {max(e[2] for e in slot):,.2f}); threshold {p['min_count']:g}.",

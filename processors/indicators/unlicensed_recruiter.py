@@ -76,11 +76,11 @@ class UnlicensedRecruiter(Detector):
         payees = len({e[2] for e in slot})
         total = sum(e[3] for e in slot)
         where = sorted({e[4] if len(e) > 4 else "rule set" for e in slot})
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(slot),
             need,
-            [e[1] for e in slot],
+            slot,
             f"{len(slot)} payments (${total:,.2f}) to {payees} recruitment or visa agencies on "
             f"the unlicensed-recruiter watchlist (listed by: {'; '.join(where)}) within "
             f"{days(self.params['window_hours'])}; threshold {need:g}.",

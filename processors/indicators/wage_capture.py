@@ -34,11 +34,11 @@ class WageCapture(Detector):
         need = self.params["min_workers"]
         if len(workers) < need:
             return None
-        return self.hit(
+        return self.slot_hit(
             ev,
             len(workers),
             need,
-            [e[1] for e in slot],
+            slot,
             f"Payroll credits for {len(workers)} different workers into one account within "
             f"{days(self.params['window_hours'])}; threshold {need:g}.",
         )
