@@ -195,6 +195,7 @@ class Settings:
     commit_interval_ms: int
     embedded_router: bool
     uvloop: bool  # the worker's event loop: uvloop (libuv) rather than asyncio's own
+    gc_gen0_threshold: int  # allocations between the worker's youngest garbage collections
     batch_max: int
     batch_within_ms: int
     batch_settle_ms: int
@@ -324,6 +325,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         rocksdb_block_cache_mb=_int("CB_ROCKSDB_BLOCK_CACHE_MB", 64, env, 8, 65536),
         embedded_router=_bool("CB_EMBEDDED_ROUTER", True, env),
         uvloop=_bool("CB_UVLOOP", True, env),
+        gc_gen0_threshold=_int("CB_GC_GEN0_THRESHOLD", 50_000, env, 700, 10_000_000),
         session_timeout_s=_int("CB_SESSION_TIMEOUT_S", 10, env, 6, 300),
         commit_interval_ms=_int("CB_COMMIT_INTERVAL_MS", 1000, env, 50, 600_000),
         batch_max=_int("CB_BATCH_MAX", 2_000, env, 1, 100_000),

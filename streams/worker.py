@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 import time
@@ -213,8 +214,17 @@ def tune_interpreter(settings: Settings) -> None:
     only after that thread has held the GIL, and every fetch result crosses back to the
     event loop through it. With the default interval, a loop busy with a batch made each
     crossing wait up to 5 ms. Paced at 80% of the worker's capacity, p99 event -> case went
-    from 0.6-2.1 s over five runs to 0.3-0.8 s over three (docs/benchmarks.md)."""
+    from 0.6-2.1 s over five runs to 0.3-0.8 s over three (docs/benchmarks.md).
+
+    The youngest garbage collection runs after CB_GC_GEN0_THRESHOLD net allocations rather
+    than CPython's 700: each payment allocates dozens of lists (slot entries, hits, links),
+    so the worker collected 25-30 times a second, and every tenth collection of the middle
+    generation walked the whole heap, the decoded state cache included: paced at half its
+    capacity, a pause's p99 was 9 ms and the longest up to a second. The older generations
+    keep CPython's ratios, so cyclic garbage is still collected, less often."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(settings.gc_gen0_threshold, middle, old)
     if settings.uvloop:
         import uvloop  # only where it is wanted: a platform without it runs with false
 

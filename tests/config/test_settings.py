@@ -99,6 +99,8 @@ def test_values_are_read():
         ("CB_DESK_SESSION_MAX_S", "forever"),
         ("CB_DESK_SIGNIN_FAILURES", "0"),
         ("CB_DESK_SIGNIN_LOCKOUT_S", "-5"),
+        ("CB_GC_GEN0_THRESHOLD", "0"),
+        ("CB_GC_GEN0_THRESHOLD", "lots"),
     ],
 )
 def test_config_error_names_the_variable(var, value):
